@@ -1,0 +1,98 @@
+"""InstructionClusterer: k-means over answer embeddings, explained by the answers themselves."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+from sklearn.cluster import KMeans
+
+from inbedder.embedder import InBedder
+from inbedder.errors import InBedderError
+from inbedder.explain import cluster_table, label_composition, v_measure
+
+
+class InstructionClusterer:
+    """Cluster texts by the answer to one instruction (sklearn-style ``fit``/``fit_predict``).
+
+    After ``fit``: ``labels_``, ``answers_``, ``embeddings_`` (L2-normalised),
+    ``cluster_centers_``, and ``v_measure_`` when gold labels were given.
+    """
+
+    def __init__(
+        self,
+        model: InBedder,
+        instruction: str,
+        n_clusters: int = 6,
+        method: str | None = None,
+        batch_size: int = 16,
+        random_state: int = 0,
+        n_init: int = 10,
+        show_progress_bar: bool | None = None,
+    ):
+        self.model = model
+        self.instruction = instruction
+        self.n_clusters = n_clusters
+        self.method = method or model.method
+        self.batch_size = batch_size
+        self.random_state = random_state
+        self.n_init = n_init
+        self.show_progress_bar = show_progress_bar
+
+    def fit(self, texts: Sequence[str], labels: Sequence | None = None) -> "InstructionClusterer":
+        """Embed (or read from cache), cluster, and remember answers for the explanation."""
+        texts = list(texts)
+        check_k(self.n_clusters, len(texts))
+        encoded = self.model.encode_with_answers(
+            texts, self.instruction, self.method, self.batch_size, self.show_progress_bar, normalize_embeddings=True
+        )
+        distinct = len(np.unique(encoded.embeddings.round(6), axis=0))
+        if distinct < self.n_clusters:
+            raise InBedderError(
+                f"only {distinct} distinct texts/embeddings for k={self.n_clusters}; lower --k to at most {distinct}"
+            )
+        kmeans = KMeans(n_clusters=self.n_clusters, n_init=self.n_init, random_state=self.random_state)
+        self.labels_ = kmeans.fit_predict(encoded.embeddings)
+        self.cluster_centers_ = kmeans.cluster_centers_
+        self.embeddings_ = encoded.embeddings
+        self.answers_ = encoded.answers
+        self.texts_ = texts
+        self.true_labels_ = None if labels is None else list(labels)
+        self.v_measure_ = None if labels is None else v_measure(self.true_labels_, self.labels_)
+        return self
+
+    def fit_predict(self, texts: Sequence[str], labels: Sequence | None = None) -> np.ndarray:
+        return self.fit(texts, labels).labels_
+
+    def cluster_info(self, top_n_keywords: int = 8, n_examples: int = 3) -> pd.DataFrame:
+        """One row per cluster: size, keywords from the answers, texts nearest the centroid.
+
+        The instruction's own words are left out of the keywords: they echo the question, not
+        the answer (paper §4.3). With gold labels, clusters are ordered purest first.
+        """
+        self._check_fitted()
+        return cluster_table(
+            self.labels_, self.answers_, self.texts_, self.embeddings_, self.cluster_centers_,
+            true_labels=self.true_labels_, top_n_keywords=top_n_keywords, n_examples=n_examples,
+            extra_stopwords=self.instruction,
+        )
+
+    def label_composition(self) -> pd.DataFrame:
+        """Cluster × gold label counts (needs labels at ``fit``)."""
+        self._check_fitted()
+        if self.true_labels_ is None:
+            raise InBedderError("no gold labels were given to fit(); pass labels=… (or --label-column)")
+        return label_composition(self.labels_, self.true_labels_)
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "labels_"):
+            raise InBedderError("call fit(texts) before asking for clusters")
+
+
+def check_k(k: int, n_texts: int) -> None:
+    """k-means needs 2 ≤ k ≤ number of texts; say so in one line."""
+    if k < 2:
+        raise InBedderError(f"--k {k} is too small; ask for at least 2 clusters")
+    if k > n_texts:
+        raise InBedderError(f"--k {k} is larger than the number of texts ({n_texts}); lower --k or add texts")

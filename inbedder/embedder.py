@@ -1,0 +1,334 @@
+"""InBedder: embed texts by how a language model answers a question about them.
+
+The public entry point is :class:`InBedder`, shaped like sentence-transformers'
+``encode(texts, batch_size=…, show_progress_bar=…, normalize_embeddings=…)`` with the user's
+``instruction`` added. Each result is cached on disk as soon as its batch is done.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from inbedder.cache import EmbeddingCache, settings_key
+from inbedder.encoders.causal import run_causal
+from inbedder.encoders.masked import MASKED_METHODS, add_mask_slots, run_masked
+from inbedder.encoders.seq2seq import SEQ2SEQ_METHODS, run_seq2seq
+from inbedder.encoders.states import DIRECT_METHODS, AnswerStates, pool
+from inbedder.errors import InBedderError
+from inbedder.models import CAUSAL, MASKED, SEQ2SEQ, LoadedModel, cache_dir, load_generator, load_sentence_encoder
+from inbedder.prompts import BRIEF_CHAT_TEMPLATE, INBEDDER_TEMPLATE, NAMED_TEMPLATES, PromptBuilder
+from inbedder.stopwords import ENGLISH_STOPWORDS
+
+logger = logging.getLogger(__name__)
+
+SENTENCE_METHODS = ("re-enc", "prompt")
+METHODS = DIRECT_METHODS + SENTENCE_METHODS
+_FAMILY_METHODS = {
+    CAUSAL: DIRECT_METHODS + SENTENCE_METHODS,
+    MASKED: MASKED_METHODS + SENTENCE_METHODS,
+    SEQ2SEQ: SEQ2SEQ_METHODS + SENTENCE_METHODS,
+}
+_GENERATING = {"avg-gen", "last-gen", "avg-all", "re-enc"}
+_TOKENS_PER_BATCH = 16384  # caps batch_size × prompt length, so long texts never exhaust memory
+_WORD = re.compile(r"[a-z0-9]+")
+
+
+@dataclass
+class Encoded:
+    """Embeddings with the generated answer of every text (same order as the input)."""
+
+    embeddings: np.ndarray
+    answers: list[str]
+
+
+class InBedder:
+    """An instruction-following embedder over a causal, masked or seq2seq LM.
+
+    Args:
+        model: hub id or local directory; None for the embedded SmolLM2-135M-Instruct.
+        adapter: a LoRA adapter directory to merge into the model.
+        template: "inbedder", "chat", "chat-brief", or a string with {input} and {instruction};
+            "auto" picks the adapter's training template, else chat-brief for chat models.
+        method: default encoding method (see :data:`METHODS`).
+        max_new_tokens: answer length for generating methods and for the answers kept for
+            explanation; masked LMs use it as the number of mask slots.
+        layer: hidden layer to read (None = last, the state that feeds the LM head).
+        filter_answer_words: drop states that produced stopwords, punctuation or instruction
+            words before pooling avg-gen/last-gen/avg-all (paper §4.3).
+        samples, temperature: answers sampled per text for re-enc.
+        cache: on-disk cache file; None for the default under the cache dir, False for none.
+    """
+
+    def __init__(
+        self,
+        model: str | None = None,
+        adapter: str | None = None,
+        *,
+        template: str = "auto",
+        method: str = "1st-gen",
+        max_length: int = 512,
+        max_new_tokens: int = 8,
+        layer: int | None = None,
+        filter_answer_words: bool = True,
+        samples: int = 3,
+        temperature: float = 0.7,
+        sentence_encoder: str | None = None,
+        device: str | None = None,
+        cache: str | Path | bool | None = None,
+        seed: int = 0,
+    ):
+        self.loaded: LoadedModel = load_generator(model, adapter, device)
+        self.template = self._pick_template(template)
+        self.method = self.check_method(method)
+        if max_length < 16:
+            raise InBedderError(f"--max-length {max_length} is too small; use at least 16 tokens (default 512)")
+        if max_new_tokens < 1:
+            raise InBedderError(f"max_new_tokens must be at least 1 (got {max_new_tokens})")
+        self.prompts = PromptBuilder(self.loaded.tokenizer, self.template, max_length)
+        self.max_new_tokens = max_new_tokens
+        self.layer = layer
+        self.filter_answer_words = filter_answer_words
+        self.samples = max(1, samples)
+        self.temperature = temperature
+        self.sentence_encoder_name = sentence_encoder
+        self._sentence_encoder = None
+        self.seed = seed
+        if cache is False:
+            cache_path: str | Path = ":memory:"
+        else:
+            cache_path = cache or cache_dir() / "embeddings.sqlite"
+        self.cache = EmbeddingCache(cache_path)
+
+    # ----------------------------------------------------------------- configuration
+    @property
+    def family(self) -> str:
+        return self.loaded.family
+
+    @property
+    def methods(self) -> tuple[str, ...]:
+        """The encoding methods this model's architecture supports."""
+        return _FAMILY_METHODS[self.family]
+
+    def check_method(self, method: str) -> str:
+        if method not in METHODS:
+            raise InBedderError(f"unknown method {method!r}; choose one of: {', '.join(METHODS)}")
+        if method not in self.methods:
+            raise InBedderError(
+                f"method {method!r} does not exist for {self.family} models like {self.loaded.name}; "
+                f"choose one of: {', '.join(self.methods)}"
+            )
+        return method
+
+    def _pick_template(self, template: str) -> str:
+        if template != "auto":
+            return template
+        adapter_template = _adapter_template(self.loaded.adapter)
+        if adapter_template:
+            return adapter_template
+        if self.family == CAUSAL and getattr(self.loaded.tokenizer, "chat_template", None):
+            return BRIEF_CHAT_TEMPLATE
+        return INBEDDER_TEMPLATE
+
+    def settings(self, method: str, instruction: str) -> dict:
+        """Everything that determines an embedding besides the text: the cache key."""
+        settings = {
+            "model": self.loaded.fingerprint,
+            "method": method,
+            "template": self.prompts.signature,
+            "layer": self.layer,
+            "max_length": self.prompts.max_length,
+            "max_new_tokens": self.max_new_tokens,
+            "instruction": instruction,
+        }
+        if method in {"avg-gen", "last-gen", "avg-all"}:
+            settings["filter_answer_words"] = self.filter_answer_words
+        if method in SENTENCE_METHODS:
+            settings["sentence_encoder"] = self.sentence_encoder_name or "embedded:all-MiniLM-L6-v2"
+        if method == "re-enc":
+            settings.update(samples=self.samples, temperature=self.temperature, seed=self.seed)
+        return settings
+
+    # ----------------------------------------------------------------- public API
+    def encode(
+        self,
+        texts: Sequence[str],
+        instruction: str,
+        method: str | None = None,
+        batch_size: int = 16,
+        show_progress_bar: bool | None = None,
+        normalize_embeddings: bool = False,
+    ) -> np.ndarray:
+        """Embed ``texts`` by the answer to ``instruction``; returns an array [len(texts), dim]."""
+        return self.encode_with_answers(
+            texts, instruction, method, batch_size, show_progress_bar, normalize_embeddings, answers=False
+        ).embeddings
+
+    def encode_with_answers(
+        self,
+        texts: Sequence[str],
+        instruction: str,
+        method: str | None = None,
+        batch_size: int = 16,
+        show_progress_bar: bool | None = None,
+        normalize_embeddings: bool = False,
+        answers: bool = True,
+    ) -> Encoded:
+        """Embeddings plus each text's generated short answer (used to explain clusters)."""
+        method = self.check_method(method or self.method)
+        instruction = _check_instruction(instruction)
+        texts = _check_texts(texts)
+        if batch_size < 1:
+            raise InBedderError(f"--batch-size must be at least 1 (got {batch_size})")
+        digest = settings_key(self.settings(method, instruction))
+        unique = list(dict.fromkeys(texts))  # duplicates are embedded once
+        keys = {text: EmbeddingCache.key(digest, text) for text in unique}
+        found = self.cache.get(list(keys.values()))
+        missing = [
+            text for text in unique
+            if keys[text] not in found or found[keys[text]][0] is None or (answers and found[keys[text]][1] is None)
+        ]
+        if missing:
+            show = len(missing) >= 32 if show_progress_bar is None else show_progress_bar
+            with tqdm(total=len(missing), desc=f"InBedder {method}", unit="text", disable=not show) as bar:
+                for batch in self._length_batches(missing, instruction, batch_size, reserve=self._reserve()):
+                    vectors, batch_answers = self._encode_batch([t for t, _ in batch], [ids for _, ids in batch], instruction, method, answers)
+                    self.cache.put(
+                        (keys[text], vector, answer) for (text, _), vector, answer in zip(batch, vectors, batch_answers)
+                    )
+                    bar.update(len(batch))
+            self.prompts.report_truncation()
+            found = self.cache.get(list(keys.values()))
+        embeddings = np.stack([found[keys[text]][0] for text in texts])
+        if normalize_embeddings:
+            embeddings = embeddings / np.clip(np.linalg.norm(embeddings, axis=1, keepdims=True), 1e-12, None)
+        kept = [found[keys[text]][1] or "" for text in texts] if answers else []
+        return Encoded(embeddings, kept)
+
+    # ----------------------------------------------------------------- internals
+    def _reserve(self) -> int:
+        return self.max_new_tokens if self.family == MASKED else 0
+
+    def _length_batches(self, texts: list[str], instruction: str, batch_size: int, reserve: int):
+        """Prompts sorted by token length and grouped so that padding is minimal."""
+        prompts = [(text, self.prompts.ids(instruction, text, reserve)) for text in texts]
+        prompts.sort(key=lambda item: len(item[1]))
+        batch: list[tuple[str, list[int]]] = []
+        for item in prompts:
+            width = len(item[1]) + reserve
+            if batch and (len(batch) >= batch_size or (len(batch) + 1) * width > _TOKENS_PER_BATCH):
+                yield batch
+                batch = []
+            batch.append(item)
+        if batch:
+            yield batch
+
+    def _encode_batch(
+        self, texts: list[str], batch: list[list[int]], instruction: str, method: str, answers: bool
+    ) -> tuple[list[np.ndarray], list[str | None]]:
+        if method == "prompt":
+            vectors = self._sentence_vectors([f"{instruction} {text}" for text in texts])
+            replies = self._decode(self._run(batch, greedy_tokens=self.max_new_tokens)) if answers else [None] * len(texts)
+            return list(vectors), replies
+        if method == "re-enc":
+            states = self._run(batch, greedy_tokens=self.max_new_tokens, samples=self.samples)
+            sampled = self._decode(states)
+            vectors = self._sentence_vectors(sampled).reshape(len(batch), self.samples, -1).mean(1)
+            return list(vectors), sampled[:: self.samples]
+        generate = method in _GENERATING or answers
+        states = self._run(batch, greedy_tokens=self.max_new_tokens if generate else 0, need_prompt=method in {"avg-ppt", "avg-all"})
+        replies = self._decode(states) if answers else [None] * len(texts)
+        if self.filter_answer_words and method in {"avg-gen", "last-gen", "avg-all"}:
+            states.keep &= self._informative(states.tokens, instruction)
+        vectors = pool(states, method).float().cpu().numpy()
+        return list(vectors), replies
+
+    def _run(self, batch: list[list[int]], greedy_tokens: int, need_prompt: bool = False, samples: int = 1) -> AnswerStates:
+        model, tokenizer = self.loaded.model, self.loaded.tokenizer
+        pad = tokenizer.pad_token_id
+        if self.family == MASKED:
+            slots = self.max_new_tokens
+            special = set(tokenizer.all_special_ids)
+            with_slots = [add_mask_slots(ids, tokenizer.mask_token_id, slots, special) for ids in batch]
+            return run_masked(model, with_slots, pad, tokenizer.mask_token_id, special, self.layer)
+        generator = None
+        temperature = 0.0
+        if samples > 1:
+            generator = torch.Generator(device=model.device).manual_seed(self.seed)
+            temperature = self.temperature
+        if self.family == SEQ2SEQ:
+            return run_seq2seq(model, batch, pad, self._stop_ids(), greedy_tokens, self.layer, temperature, generator)
+        return run_causal(
+            model, batch, pad, self._stop_ids(), greedy_tokens, self.layer, need_prompt, samples, temperature, generator
+        )
+
+    def _stop_ids(self) -> set[int]:
+        ids = set()
+        for source in (self.loaded.model.generation_config.eos_token_id, self.loaded.tokenizer.eos_token_id):
+            if source is not None:
+                ids.update(source if isinstance(source, (list, tuple)) else [source])
+        return ids or {self.loaded.tokenizer.pad_token_id}
+
+    def _decode(self, states: AnswerStates) -> list[str]:
+        tokenizer = self.loaded.tokenizer
+        rows = []
+        for tokens, keep in zip(states.tokens.tolist(), states.keep.tolist()):
+            kept = [token for token, flag in zip(tokens, keep) if flag]
+            rows.append(" ".join(tokenizer.decode(kept, skip_special_tokens=True).split()))
+        return rows
+
+    def _informative(self, tokens: torch.Tensor, instruction: str) -> torch.Tensor:
+        """True where a generated token carries content: not a stopword, instruction word or punctuation."""
+        tokenizer = self.loaded.tokenizer
+        unwanted = ENGLISH_STOPWORDS | set(_WORD.findall(instruction.lower()))
+        flags = []
+        for token in tokens.flatten().tolist():
+            words = _WORD.findall(tokenizer.decode([token]).lower())
+            flags.append(bool(words) and not all(word in unwanted for word in words))
+        return torch.tensor(flags, dtype=torch.bool, device=tokens.device).view_as(tokens)
+
+    def _sentence_vectors(self, sentences: list[str]) -> np.ndarray:
+        if self._sentence_encoder is None:
+            self._sentence_encoder = load_sentence_encoder(self.sentence_encoder_name, str(self.loaded.model.device))
+        return self._sentence_encoder.encode(sentences, batch_size=64, show_progress_bar=False, convert_to_numpy=True)
+
+
+def _adapter_template(adapter: str | None) -> str | None:
+    """The template an adapter was trained with, as recorded by ``inbedder finetune``."""
+    if not adapter:
+        return None
+    import json
+
+    meta = Path(adapter) / "inbedder.json"
+    if meta.is_file():
+        template = json.loads(meta.read_text()).get("template")
+        return template if template in NAMED_TEMPLATES or (template and "{input}" in template) else None
+    return None
+
+
+def _check_instruction(instruction: str) -> str:
+    if not isinstance(instruction, str) or not instruction.strip():
+        raise InBedderError(
+            "the instruction is empty; pass the question to answer about each text, "
+            "e.g. --instruction \"What is the customer complaining about?\""
+        )
+    return instruction.strip()
+
+
+def _check_texts(texts: Sequence[str]) -> list[str]:
+    if isinstance(texts, str):
+        raise InBedderError("texts must be a list of strings, not one string; wrap it: encode([text], …)")
+    texts = list(texts)
+    if not texts:
+        raise InBedderError("there are no texts to embed; pass at least one non-empty text")
+    for position, text in enumerate(texts):
+        if not isinstance(text, str) or not text.strip():
+            raise InBedderError(f"text #{position} is empty or not a string; drop empty rows before encoding")
+    return texts

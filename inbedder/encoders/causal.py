@@ -1,0 +1,115 @@
+"""Causal LMs (llama, opt, …): one prompt pass, then an optional short answer with a KV cache.
+
+Only the base transformer runs on the prompt; the LM head is applied to the last position
+alone, and only when an answer is generated. ``1st-gen`` alone is therefore a single forward
+pass with no head and no other layer's states kept (paper §4.1, made cheap).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from inbedder.encoders.states import AnswerStates
+
+
+def left_pad(batch: list[list[int]], pad_id: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Token ids and attention mask, left-padded so every prompt ends at the last column."""
+    width = max(len(ids) for ids in batch)
+    input_ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(batch), width), dtype=torch.long)
+    for row, ids in enumerate(batch):
+        input_ids[row, width - len(ids):] = torch.tensor(ids, dtype=torch.long)
+        mask[row, width - len(ids):] = 1
+    return input_ids.to(device), mask.to(device)
+
+
+def _layer_states(output, layer: int | None) -> torch.Tensor:
+    return output.last_hidden_state if layer is None else output.hidden_states[layer]
+
+
+def _choose(logits: torch.Tensor, temperature: float, generator: torch.Generator | None) -> torch.Tensor:
+    if temperature <= 0:
+        return logits.argmax(-1)
+    probs = torch.softmax(logits.float() / temperature, dim=-1)
+    return torch.multinomial(probs, 1, generator=generator).squeeze(1)
+
+
+@torch.no_grad()
+def run_causal(
+    model,
+    batch: list[list[int]],
+    pad_id: int,
+    stop_ids: set[int],
+    max_new_tokens: int = 0,
+    layer: int | None = None,
+    need_prompt: bool = False,
+    samples: int = 1,
+    temperature: float = 0.0,
+    generator: torch.Generator | None = None,
+) -> AnswerStates:
+    """Encode a batch of prompts; generate up to ``max_new_tokens`` answer tokens per sample.
+
+    With ``samples > 1`` the prompt pass is shared and its cache copied for each sample, so
+    sampling S answers costs one prompt pass, not S.
+    """
+    base = model.base_model
+    input_ids, mask = left_pad(batch, pad_id, model.device)
+    positions = (mask.cumsum(-1) - 1).clamp(min=0)
+    output = base(
+        input_ids=input_ids,
+        attention_mask=mask,
+        position_ids=positions,
+        use_cache=max_new_tokens > 1,
+        output_hidden_states=layer is not None,
+    )
+    hidden = _layer_states(output, layer)
+    prompt_sum = prompt_count = None
+    if need_prompt:
+        body = mask.clone()
+        body[:, -1] = 0  # the last prompt state is 1st-gen, counted on the answer side
+        prompt_sum = (hidden * body[..., None].to(hidden.dtype)).sum(1)
+        prompt_count = body.sum(1).to(hidden.dtype)
+    first = hidden[:, -1]
+    if max_new_tokens == 0:
+        rows = len(batch)
+        return AnswerStates(
+            first[:, None], torch.zeros((rows, 1), dtype=torch.long, device=first.device),
+            torch.ones((rows, 1), dtype=torch.bool, device=first.device), prompt_sum, prompt_count,
+        )
+    head = model.get_output_embeddings()
+    logits = head(output.last_hidden_state[:, -1])
+    cache = output.past_key_values
+    if samples > 1:
+        first, logits, mask, positions = (t.repeat_interleave(samples, 0) for t in (first, logits, mask, positions))
+        if cache is not None:
+            cache.batch_repeat_interleave(samples)
+        if prompt_sum is not None:
+            prompt_sum, prompt_count = prompt_sum.repeat_interleave(samples, 0), prompt_count.repeat_interleave(samples, 0)
+    stops = torch.tensor(sorted(stop_ids), device=first.device)
+    rows = first.shape[0]
+    finished = torch.zeros(rows, dtype=torch.bool, device=first.device)
+    position = positions[:, -1]
+    states, tokens, produced = [first], [], []
+    for step in range(max_new_tokens):
+        token = torch.where(finished, torch.full_like(finished, pad_id, dtype=torch.long), _choose(logits, temperature, generator))
+        tokens.append(token)
+        produced.append(~finished)
+        finished = finished | torch.isin(token, stops)
+        if step == max_new_tokens - 1 or bool(finished.all()):
+            break
+        mask = torch.cat([mask, torch.ones((rows, 1), dtype=mask.dtype, device=mask.device)], dim=1)
+        position = position + 1
+        output = base(
+            input_ids=token[:, None],
+            attention_mask=mask,
+            position_ids=position[:, None],
+            past_key_values=cache,
+            use_cache=True,
+            output_hidden_states=layer is not None,
+        )
+        cache = output.past_key_values
+        states.append(_layer_states(output, layer)[:, -1])
+        logits = head(output.last_hidden_state[:, -1])
+    token_ids = torch.stack(tokens, 1)
+    keep = torch.stack(produced, 1) & ~torch.isin(token_ids, stops)
+    return AnswerStates(torch.stack(states, 1), token_ids, keep, prompt_sum, prompt_count)

@@ -57,7 +57,8 @@ class InBedder:
         adapter: a LoRA adapter directory to merge into the model.
         template: "inbedder", "chat", "chat-brief", or a string with {input} and {instruction};
             "auto" picks the adapter's training template, else chat-brief for chat models.
-        method: default encoding method (see :data:`METHODS`).
+        method: default encoding method (see :data:`METHODS`); None picks 1st-gen, or avg-gen
+            for masked LMs, which have no generation step.
         max_new_tokens: answer length for generating methods and for the answers kept for
             explanation; masked LMs use it as the number of mask slots.
         layer: hidden layer to read (None = last, the state that feeds the LM head).
@@ -73,7 +74,7 @@ class InBedder:
         adapter: str | None = None,
         *,
         template: str = "auto",
-        method: str = "1st-gen",
+        method: str | None = None,
         max_length: int = 512,
         max_new_tokens: int = 8,
         layer: int | None = None,
@@ -87,7 +88,7 @@ class InBedder:
     ):
         self.loaded: LoadedModel = load_generator(model, adapter, device)
         self.template = self._pick_template(template)
-        self.method = self.check_method(method)
+        self.method = self.check_method(method or self.methods[0])
         if max_length < 16:
             raise InBedderError(f"--max-length {max_length} is too small; use at least 16 tokens (default 512)")
         if max_new_tokens < 1:

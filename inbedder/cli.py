@@ -1,0 +1,199 @@
+"""The ``inbedder`` command: cluster or embed a file of texts by your own question.
+
+Errors in the user's input print one line and exit with status 2; an interrupted run exits
+with 130 and resumes from the on-disk cache when re-run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+import warnings
+from pathlib import Path
+
+from inbedder.errors import InBedderError
+
+EPILOG_CLUSTER = """examples:
+  inbedder cluster reviews.csv --text-column review \\
+      --instruction "What is the customer complaining about?" --k 6 --output clusters.parquet
+  inbedder cluster tickets.jsonl --instruction "What does the customer need?" --k 8 \\
+      --label-column intent --output out/tickets.csv --embeddings out/tickets.npy
+
+Writes per-text rows (id, text, cluster, answer) to --output and the run's parameters,
+cluster keywords and scores beside it (<output>.run.json). Embeddings and answers are cached,
+so re-running with another --k is instant and an interrupted run resumes."""
+
+EPILOG_EMBED = """example:
+  inbedder embed news.txt --instruction "What is the topic?" --output news.npy
+
+.npy writes the matrix plus <stem>.ids.txt; .safetensors stores ids in its metadata."""
+
+
+def _add_model_options(parser: argparse.ArgumentParser) -> None:
+    from inbedder.embedder import METHODS
+
+    group = parser.add_argument_group("model")
+    group.add_argument("--model", help="hub id or local model directory (default: the embedded SmolLM2-135M-Instruct, offline)")
+    group.add_argument("--adapter", help="LoRA adapter directory to merge into the model (e.g. from `inbedder finetune`)")
+    group.add_argument("--method", choices=METHODS, help="encoding method (paper §4.1); default 1st-gen (avg-gen for masked LMs)")
+    group.add_argument(
+        "--template", default="auto",
+        help="prompt template: inbedder, chat, chat-brief, or a string with {input} and {instruction} "
+        "(default auto: the adapter's training template, else chat-brief for chat models)",
+    )
+    group.add_argument("--max-length", type=int, default=512, help="max prompt tokens; longer inputs are cut and reported (default %(default)s)")
+    group.add_argument("--max-new-tokens", type=int, default=8, help="answer length in tokens (default %(default)s)")
+    group.add_argument("--layer", type=int, default=None, help="hidden layer to read (default: last)")
+    group.add_argument("--no-filter", action="store_true", help="keep stopword/instruction-word states in avg-gen (paper §4.3)")
+    group.add_argument("--samples", type=int, default=3, help="answers sampled per text for re-enc (default %(default)s)")
+    group.add_argument("--temperature", type=float, default=0.7, help="sampling temperature for re-enc (default %(default)s)")
+    group.add_argument("--sentence-encoder", help="sentence-transformers model for re-enc/prompt (default: embedded all-MiniLM-L6-v2)")
+    group.add_argument("--batch-size", type=int, default=16, help="texts per batch (default %(default)s)")
+    group.add_argument("--device", help="cpu or cuda (default: cuda when present)")
+    group.add_argument("--seed", type=int, default=0, help="seed for k-means and sampling (default %(default)s)")
+    group.add_argument("--no-cache", action="store_true", help="do not read or write the embedding cache")
+
+
+def _add_input_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("input", help="texts: .csv .tsv .jsonl .json .parquet, or .txt with one text per line")
+    parser.add_argument("--instruction", "-i", required=True, help='the question to answer about each text, e.g. "What is the topic?"')
+    parser.add_argument("--text-column", help="column holding the texts (default: 'text' or the only text column)")
+    parser.add_argument("--id-column", help="column of ids to keep in the output (default: row number)")
+    parser.add_argument("--encoding", default="utf-8", help="input file encoding (default %(default)s)")
+    parser.add_argument("--quiet", "-q", action="store_true", help="no progress bars or summaries, errors only")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="inbedder",
+        description="Cluster and explain texts by how a language model answers YOUR question about them.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    cluster = commands.add_parser(
+        "cluster", help="cluster texts by the answer to a question and explain each cluster",
+        epilog=EPILOG_CLUSTER, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _add_input_options(cluster)
+    cluster.add_argument("--k", type=int, default=6, help="number of clusters (default %(default)s)")
+    cluster.add_argument("--label-column", help="gold labels: report V-measure and order clusters by purity")
+    cluster.add_argument("--output", "-o", help="per-text results: .csv .tsv .jsonl or .parquet")
+    cluster.add_argument("--embeddings", help="also save the embeddings: .npy or .safetensors")
+    cluster.add_argument("--top-n", type=int, default=8, help="keywords per cluster (default %(default)s)")
+    _add_model_options(cluster)
+
+    embed = commands.add_parser(
+        "embed", help="write instruction-following embeddings of texts",
+        epilog=EPILOG_EMBED, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _add_input_options(embed)
+    embed.add_argument("--output", "-o", required=True, help="embeddings file: .npy or .safetensors")
+    embed.add_argument("--answers", help="also write each text's generated answer: .csv .tsv .jsonl or .parquet")
+    _add_model_options(embed)
+
+    demo = commands.add_parser("demo", help="cluster the shipped restaurant reviews under two questions")
+    demo.add_argument("--method", default="1st-gen", help="encoding method (default %(default)s)")
+    demo.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
+    return parser
+
+
+def _embedder(args: argparse.Namespace):
+    from inbedder.embedder import InBedder
+
+    return InBedder(
+        args.model, args.adapter, template=args.template, method=args.method, max_length=args.max_length,
+        max_new_tokens=args.max_new_tokens, layer=args.layer, filter_answer_words=not args.no_filter,
+        samples=args.samples, temperature=args.temperature, sentence_encoder=args.sentence_encoder,
+        device=args.device, cache=False if args.no_cache else None, seed=args.seed,
+    )
+
+
+def _read(args: argparse.Namespace, label_column: str | None = None):
+    from inbedder.io import read_corpus
+
+    corpus = read_corpus(args.input, args.text_column, args.id_column, label_column, args.encoding)
+    if corpus.skipped and not args.quiet:
+        print(f"skipped {corpus.skipped} empty row(s) of {args.input}; their ids are left out of the output", file=sys.stderr)
+    return corpus
+
+
+def run_cluster(args: argparse.Namespace) -> None:
+    from inbedder.clustering import InstructionClusterer, check_k
+    from inbedder.io import write_embeddings, write_json, write_table
+    from inbedder.report import format_summary, per_text_frame, run_record
+
+    started = time.time()
+    _check_outputs(args.output, args.embeddings)
+    corpus = _read(args, args.label_column)
+    check_k(args.k, len(corpus.texts))
+    model = _embedder(args)
+    clusterer = InstructionClusterer(
+        model, args.instruction, args.k, args.method, args.batch_size, args.seed, show_progress_bar=not args.quiet
+    ).fit(corpus.texts, corpus.labels)
+    info = clusterer.cluster_info(top_n_keywords=args.top_n)
+    if not args.quiet:
+        print(format_summary(info, clusterer, corpus))
+    if args.embeddings:
+        write_embeddings(clusterer.embeddings_, corpus.ids, args.embeddings)
+    if args.output:
+        path = write_table(per_text_frame(corpus, clusterer), args.output)
+        record = run_record(vars(args), model, clusterer, info, corpus, time.time() - started)
+        sidecar = write_json(record, path.with_name(path.name + ".run.json"))
+        if not args.quiet:
+            print(f"wrote {path} and {sidecar}")
+
+
+def run_embed(args: argparse.Namespace) -> None:
+    import pandas as pd
+
+    from inbedder.io import write_embeddings, write_table
+
+    _check_outputs(args.answers, args.output)
+    corpus = _read(args)
+    model = _embedder(args)
+    encoded = model.encode_with_answers(
+        corpus.texts, args.instruction, args.method, args.batch_size, show_progress_bar=not args.quiet,
+        answers=bool(args.answers),
+    )
+    path = write_embeddings(encoded.embeddings, corpus.ids, args.output)
+    if args.answers:
+        write_table(pd.DataFrame({"id": corpus.ids, "text": corpus.texts, "answer": encoded.answers}), args.answers)
+    if not args.quiet:
+        print(f"wrote {encoded.embeddings.shape[0]} × {encoded.embeddings.shape[1]} embeddings to {path}")
+
+
+def _check_outputs(table: str | None, embeddings: str | None) -> None:
+    """Reject an unsupported output suffix before the slow part, not after it."""
+    from inbedder.io import EMBEDDING_SUFFIXES, TABLE_SUFFIXES
+
+    for value, allowed, flag in ((table, TABLE_SUFFIXES, "--output/--answers"), (embeddings, EMBEDDING_SUFFIXES, "--embeddings/--output")):
+        if value and Path(value).suffix.lower() not in allowed:
+            raise InBedderError(f"{flag} {value!r} has an unsupported suffix; use one of: {', '.join(allowed)}")
+
+
+def run_demo(args: argparse.Namespace) -> None:
+    from inbedder.demo import run
+
+    run(method=args.method, show_progress_bar=not args.quiet)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.ERROR if getattr(args, "quiet", False) else logging.WARNING, format="inbedder: %(message)s")
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    handlers = {"cluster": run_cluster, "embed": run_embed, "demo": run_demo}
+    try:
+        handlers[args.command](args)
+    except InBedderError as error:
+        print(f"inbedder: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("inbedder: interrupted; finished batches are cached, re-run the same command to resume", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,73 @@
+"""What a clustering run shows and writes: the terminal summary, per-text rows, the run record.
+
+Following latent-scope, every run writes its parameters beside its outputs so a result file
+can always be traced back to the question, model and settings that produced it.
+"""
+
+from __future__ import annotations
+
+import platform
+import textwrap
+from datetime import datetime, timezone
+
+import pandas as pd
+
+from inbedder import __version__
+
+
+def _clip(text: str, width: int) -> str:
+    """Shorten for display only; files always keep the whole text."""
+    return textwrap.shorten(" ".join(text.split()), width=width, placeholder="…")
+
+
+def format_summary(info: pd.DataFrame, clusterer, corpus=None, example_width: int = 70) -> str:
+    """A readable table: cluster, size, keywords, one example (and label purity when known)."""
+    lines = [f"Instruction: {clusterer.instruction!r}   method: {clusterer.method}   k={clusterer.n_clusters}   texts: {len(clusterer.texts_)}"]
+    if corpus is not None and corpus.skipped:
+        lines[0] += f"   (skipped {corpus.skipped} empty)"
+    if clusterer.v_measure_ is not None:
+        lines.append(f"V-measure against the labels: {clusterer.v_measure_:.3f}")
+    has_labels = "top_label" in info.columns
+    header = f"{'cluster':>7}  {'size':>4}  {'keywords':<38}"
+    header += f"  {'top label':<16}" if has_labels else ""
+    lines += [header + "  example", "-" * (len(header) + 2 + example_width)]
+    for row in info.itertuples():
+        keywords = _clip(", ".join(row.keywords[:5]) or "-", 38)
+        line = f"{row.cluster:>7}  {row.size:>4}  {keywords:<38}"
+        if has_labels:
+            label = f"{row.top_label} {row.top_label_share:.0%}" if row.top_label is not None else "-"
+            line += f"  {_clip(label, 16):<16}"
+        example = row.examples[0] if row.examples else ""
+        lines.append(line + "  " + _clip(example, example_width))
+    return "\n".join(lines)
+
+
+def per_text_frame(corpus, clusterer) -> pd.DataFrame:
+    """One row per kept text: id, text, cluster, answer (and the gold label when given)."""
+    frame = pd.DataFrame(
+        {"id": corpus.ids, "text": corpus.texts, "cluster": clusterer.labels_.astype(int), "answer": clusterer.answers_}
+    )
+    if corpus.labels is not None:
+        frame["label"] = corpus.labels
+    return frame
+
+
+def run_record(options: dict, model, clusterer, info: pd.DataFrame, corpus, seconds: float) -> dict:
+    """The parameters, environment and per-cluster results of a run, for the JSON sidecar."""
+    clusters = info[[c for c in info.columns if c in {"cluster", "size", "keywords", "keyword_scores", "entropy", "top_label", "top_label_share"}]]
+    return {
+        "inbedder_version": __version__,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "python": platform.python_version(),
+        "options": {key: value for key, value in options.items() if key != "func"},
+        "model": model.loaded.name,
+        "model_fingerprint": model.loaded.fingerprint,
+        "template": model.template,
+        "method": clusterer.method,
+        "instruction": clusterer.instruction,
+        "texts": len(corpus.texts),
+        "skipped_rows": corpus.skipped,
+        "v_measure": clusterer.v_measure_,
+        "seconds": round(seconds, 2),
+        "clusters": clusters.to_dict(orient="records"),
+    }

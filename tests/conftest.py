@@ -1,0 +1,70 @@
+"""Shared fixtures: tiny random models (built from configs here) and the real embedded models."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from transformers import (
+    AutoTokenizer,
+    LlamaConfig,
+    LlamaForCausalLM,
+    OPTConfig,
+    OPTForCausalLM,
+    RobertaConfig,
+    RobertaForMaskedLM,
+    T5Config,
+    T5ForConditionalGeneration,
+)
+
+from inbedder.models import embedded_generator_dir, sentence_encoder_path
+
+
+@pytest.fixture(autouse=True)
+def _private_cache(tmp_path, monkeypatch):
+    """Each test gets its own cache directory so no test reads another's embeddings."""
+    monkeypatch.setenv("INBEDDER_CACHE", str(tmp_path / "cache"))
+
+
+@pytest.fixture(scope="session")
+def converted_model_dir(tmp_path_factory):
+    """The embedded generator, converted once (uses the user cache, like real runs)."""
+    return embedded_generator_dir()
+
+
+def _save(model, tokenizer, folder):
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return str(folder)
+
+
+@pytest.fixture(scope="session")
+def tiny_models(tmp_path_factory, converted_model_dir):
+    """Directories of tiny random llama, opt, roberta and t5 models with real tokenizers."""
+    torch.manual_seed(0)
+    root = tmp_path_factory.mktemp("tiny")
+    chat_tok = AutoTokenizer.from_pretrained(converted_model_dir)
+    vocab = len(chat_tok)
+    pad = chat_tok.pad_token_id
+    llama = LlamaForCausalLM(LlamaConfig(
+        vocab_size=vocab, hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
+        num_key_value_heads=2, max_position_embeddings=512, pad_token_id=pad, eos_token_id=chat_tok.eos_token_id,
+    ))
+    opt = OPTForCausalLM(OPTConfig(
+        vocab_size=vocab, hidden_size=32, ffn_dim=64, num_hidden_layers=2, num_attention_heads=4,
+        max_position_embeddings=512, word_embed_proj_dim=32, pad_token_id=pad, eos_token_id=chat_tok.eos_token_id,
+    ))
+    bert_tok = AutoTokenizer.from_pretrained(sentence_encoder_path())
+    roberta = RobertaForMaskedLM(RobertaConfig(
+        vocab_size=len(bert_tok), hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
+        max_position_embeddings=600, pad_token_id=bert_tok.pad_token_id, type_vocab_size=1,
+    ))
+    t5 = T5ForConditionalGeneration(T5Config(
+        vocab_size=vocab, d_model=32, d_kv=8, d_ff=64, num_layers=2, num_heads=4,
+        pad_token_id=pad, eos_token_id=chat_tok.eos_token_id, decoder_start_token_id=pad,
+    ))
+    return {
+        "llama": _save(llama, chat_tok, root / "llama"),
+        "opt": _save(opt, chat_tok, root / "opt"),
+        "roberta": _save(roberta, bert_tok, root / "roberta"),
+        "t5": _save(t5, chat_tok, root / "t5"),
+    }

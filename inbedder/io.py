@@ -146,7 +146,8 @@ def _read_delimited(path: Path, text: str, sep: str) -> pd.DataFrame:
     kind = "CSV" if sep == "," else "TSV"
     try:
         frame = pd.read_csv(
-            io.StringIO(text), sep=sep, dtype=str, keep_default_na=False, na_values=[""]
+            io.StringIO(text), sep=sep, dtype=str, keep_default_na=False, na_values=[""],
+            skip_blank_lines=False,  # a blank line is an empty row: skipping it would shift every later id
         )
     except pd.errors.ParserError as e:
         raise InBedderError(

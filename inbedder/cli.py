@@ -46,6 +46,11 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--max-length", type=int, default=512, help="max prompt tokens; longer inputs are cut and reported (default %(default)s)")
     group.add_argument("--max-new-tokens", type=int, default=8, help="answer length in tokens (default %(default)s)")
     group.add_argument("--layer", type=int, default=None, help="hidden layer to read (default: last)")
+    group.add_argument(
+        "--answer-prefix", default="auto",
+        help="text put at the start of every answer; 'auto' (default) finds the words the model's answers "
+        "share before the content (e.g. 'The sentiment of the review is') and skips them; 'none' to disable",
+    )
     group.add_argument("--no-filter", action="store_true", help="keep stopword/instruction-word states in avg-gen (paper §4.3)")
     group.add_argument("--samples", type=int, default=3, help="answers sampled per text for re-enc (default %(default)s)")
     group.add_argument("--temperature", type=float, default=0.7, help="sampling temperature for re-enc (default %(default)s)")
@@ -105,6 +110,7 @@ def _embedder(args: argparse.Namespace):
     return InBedder(
         args.model, args.adapter, template=args.template, method=args.method, max_length=args.max_length,
         max_new_tokens=args.max_new_tokens, layer=args.layer, filter_answer_words=not args.no_filter,
+        answer_prefix="" if args.answer_prefix == "none" else args.answer_prefix,
         samples=args.samples, temperature=args.temperature, sentence_encoder=args.sentence_encoder,
         device=args.device, cache=False if args.no_cache else None, seed=args.seed,
     )

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from inbedder.answer_prefix import PROBE_TOKENS, evenly_spaced, shared_opening
 from inbedder.cache import EmbeddingCache, settings_key
 from inbedder.encoders.causal import run_causal
 from inbedder.encoders.masked import MASKED_METHODS, add_mask_slots, run_masked
@@ -64,6 +65,10 @@ class InBedder:
         layer: hidden layer to read (None = last, the state that feeds the LM head).
         filter_answer_words: drop states that produced stopwords, punctuation or instruction
             words before pooling avg-gen/last-gen/avg-all (paper §4.3).
+        answer_prefix: "auto" appends the opening the model's answers share (the question
+            echo, e.g. "The sentiment of the review is") to the prompt so that 1st-gen is the
+            state choosing the first content word (see :mod:`inbedder.answer_prefix`); "" for
+            none; any other string is used as is.
         samples, temperature: answers sampled per text for re-enc.
         cache: on-disk cache file; None for the default under the cache dir, False for none.
     """
@@ -79,6 +84,7 @@ class InBedder:
         max_new_tokens: int = 8,
         layer: int | None = None,
         filter_answer_words: bool = True,
+        answer_prefix: str = "auto",
         samples: int = 3,
         temperature: float = 0.7,
         sentence_encoder: str | None = None,
@@ -97,6 +103,7 @@ class InBedder:
         self.max_new_tokens = max_new_tokens
         self.layer = layer
         self.filter_answer_words = filter_answer_words
+        self.answer_prefix = answer_prefix
         self.samples = max(1, samples)
         self.temperature = temperature
         self.sentence_encoder_name = sentence_encoder
@@ -188,8 +195,9 @@ class InBedder:
         texts = _check_texts(texts)
         if batch_size < 1:
             raise InBedderError(f"--batch-size must be at least 1 (got {batch_size})")
-        digest = settings_key(self.settings(method, instruction))
         unique = list(dict.fromkeys(texts))  # duplicates are embedded once
+        self.prompts.answer_prefix = self.resolve_answer_prefix(unique, instruction)
+        digest = settings_key(self.settings(method, instruction))
         keys = {text: EmbeddingCache.key(digest, text) for text in unique}
         found = self.cache.get(list(keys.values()))
         missing = [
@@ -212,6 +220,33 @@ class InBedder:
             embeddings = embeddings / np.clip(np.linalg.norm(embeddings, axis=1, keepdims=True), 1e-12, None)
         kept = [found[keys[text]][1] or "" for text in texts] if answers else []
         return Encoded(embeddings, kept)
+
+    def resolve_answer_prefix(self, texts: list[str], instruction: str) -> str:
+        """The answer prefix for this instruction: fixed, or found from a sample of ``texts`` (cached)."""
+        if self.answer_prefix != "auto":
+            return self.answer_prefix
+        if self.family != CAUSAL:
+            return ""  # masked slots and seq2seq decoders do not echo the question
+        sample = evenly_spaced(texts)
+        self.prompts.answer_prefix = ""
+        probe = {"probe": "answer-prefix", "model": self.loaded.fingerprint, "template": self.prompts.signature,
+                 "max_length": self.prompts.max_length, "instruction": instruction}
+        key = EmbeddingCache.key(settings_key(probe), "\x00".join(sample))
+        cached = self.cache.get([key]).get(key)
+        if cached is not None and cached[1] is not None:
+            return cached[1]
+        tokenizer = self.loaded.tokenizer
+        answers: list[list[int]] = []
+        for batch in self._length_batches(sample, instruction, 16, reserve=0):
+            states = self._run([ids for _, ids in batch], greedy_tokens=PROBE_TOKENS)
+            for tokens, keep in zip(states.tokens.tolist(), states.keep.tolist()):
+                answers.append([token for token, flag in zip(tokens, keep) if flag])
+        opening = shared_opening(answers, tokenizer.decode, instruction, self._stop_ids())
+        prefix = " ".join(tokenizer.decode(opening, skip_special_tokens=True).split())
+        self.cache.put([(key, None, prefix)])
+        if prefix:
+            logger.info("answer prefix for %r: %r", instruction, prefix)
+        return prefix
 
     # ----------------------------------------------------------------- internals
     def _reserve(self) -> int:

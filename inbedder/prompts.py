@@ -79,6 +79,8 @@ class PromptBuilder:
             system = CHAT_SYSTEM_PROMPTS[self.template]
             turns = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": filled}]
             filled = self.tokenizer.apply_chat_template(turns, add_generation_prompt=True, tokenize=False)
+        if self.answer_prefix and not filled[-1:].isspace():
+            return f"{filled} {self.answer_prefix}"
         return filled + self.answer_prefix
 
     def _encode(self, prompt: str, add_special_tokens: bool) -> list[int]:

@@ -63,6 +63,7 @@ def run_record(options: dict, model, clusterer, info: pd.DataFrame, corpus, seco
         "model": model.loaded.name,
         "model_fingerprint": model.loaded.fingerprint,
         "template": model.template,
+        "answer_prefix": model.prompts.answer_prefix,
         "method": clusterer.method,
         "instruction": clusterer.instruction,
         "texts": len(corpus.texts),

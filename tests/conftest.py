@@ -19,16 +19,19 @@ from transformers import (
 from inbedder.models import embedded_generator_dir, sentence_encoder_path
 
 
-@pytest.fixture(autouse=True)
-def _private_cache(tmp_path, monkeypatch):
-    """Each test gets its own cache directory so no test reads another's embeddings."""
-    monkeypatch.setenv("INBEDDER_CACHE", str(tmp_path / "cache"))
-
-
 @pytest.fixture(scope="session")
-def converted_model_dir(tmp_path_factory):
-    """The embedded generator, converted once (uses the user cache, like real runs)."""
+def converted_model_dir():
+    """The embedded generator, converted once into the user's cache, as in real runs."""
     return embedded_generator_dir()
+
+
+@pytest.fixture(autouse=True)
+def _private_cache(tmp_path, monkeypatch, converted_model_dir):
+    """Each test gets its own embedding cache; the converted model is shared, not redone."""
+    private = tmp_path / "cache"
+    (private / "models").mkdir(parents=True)
+    (private / "models" / converted_model_dir.name).symlink_to(converted_model_dir)
+    monkeypatch.setenv("INBEDDER_CACHE", str(private))
 
 
 def _save(model, tokenizer, folder):

@@ -26,6 +26,7 @@ FAMILY_METHODS = {
 
 
 def _model(tiny_models, name, **kwargs):
+    kwargs.setdefault("answer_prefix", "")
     return InBedder(tiny_models[name], template="inbedder", cache=False, device="cpu", max_new_tokens=4, **kwargs)
 
 
@@ -109,7 +110,7 @@ def test_methods_missing_from_an_architecture_are_refused(tiny_models):
 
 
 def test_long_inputs_are_cut_but_the_instruction_stays(tiny_models, caplog):
-    model = InBedder(tiny_models["llama"], template="inbedder", cache=False, max_length=40)
+    model = InBedder(tiny_models["llama"], template="inbedder", cache=False, max_length=40, answer_prefix="")
     long_text = "word " * 500
     ids = model.prompts.ids(INSTRUCTION, long_text)
     assert len(ids) <= 40
@@ -122,11 +123,11 @@ def test_long_inputs_are_cut_but_the_instruction_stays(tiny_models, caplog):
 
 def test_cache_serves_repeats_without_running_the_model(tiny_models, tmp_path):
     calls = []
-    model = InBedder(tiny_models["llama"], template="inbedder", cache=tmp_path / "c.sqlite")
+    model = InBedder(tiny_models["llama"], template="inbedder", cache=tmp_path / "c.sqlite", answer_prefix="")
     model.loaded.model.base_model.register_forward_hook(lambda module, args, kwargs_out: calls.append(1))
     first = model.encode(TEXTS + TEXTS[:1], INSTRUCTION)  # a duplicate is embedded once
     assert len(calls) == 1
-    again = InBedder(tiny_models["llama"], template="inbedder", cache=tmp_path / "c.sqlite")
+    again = InBedder(tiny_models["llama"], template="inbedder", cache=tmp_path / "c.sqlite", answer_prefix="")
     again.loaded.model.base_model.register_forward_hook(lambda module, args, kwargs_out: calls.append(1))
     np.testing.assert_array_equal(again.encode(TEXTS, INSTRUCTION), first[:3])
     assert len(calls) == 1

@@ -1,0 +1,80 @@
+"""The real embedded models on the shipped reviews: the product's promise, offline.
+
+One corpus, two questions: clustering under the aspect question must follow the aspect labels
+more than clustering under the sentiment question does, and the other way round.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from inbedder import InBedder, InstructionClusterer
+from inbedder.demo import DEMO_QUESTIONS, v_measure_table
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def shared_cache(tmp_path_factory, converted_model_dir):
+    """One cache for this module, laid out like the user's, so the demo command reuses it."""
+    folder = tmp_path_factory.mktemp("embedded")
+    (folder / "models").mkdir()
+    (folder / "models" / converted_model_dir.name).symlink_to(converted_model_dir)
+    return folder / "embeddings.sqlite"
+
+
+@pytest.fixture(scope="module")
+def default_model(shared_cache):
+    return InBedder(cache=shared_cache)
+
+
+def test_the_default_clusters_follow_the_question(default_model):
+    table = v_measure_table(default_model, default_model.method, show_progress_bar=False, verbose=False)
+    assert table["aspect"]["aspect"] > table["sentiment"]["aspect"], table
+    assert table["sentiment"]["sentiment"] > table["aspect"]["sentiment"], table
+
+
+def test_the_same_seed_gives_the_same_clusters_and_keywords(default_model):
+    from inbedder.data import path
+    import pandas as pd
+
+    texts = pd.read_csv(path("reviews.csv"))["review"].tolist()[:64]
+    question, _ = DEMO_QUESTIONS["aspect"]
+    runs = [InstructionClusterer(default_model, question, 4, show_progress_bar=False).fit(texts) for _ in range(2)]
+    np.testing.assert_array_equal(runs[0].labels_, runs[1].labels_)
+    info = runs[0].cluster_info()
+    assert info["size"].sum() == 64
+    assert all(len(answer) > 0 for answer in runs[0].answers_)
+    assert any(len(words) > 0 for words in info["keywords"])
+
+
+def test_the_embedded_model_loads_from_the_converted_copy_fast(converted_model_dir):
+    import time
+
+    from inbedder.models import load_generator
+
+    started = time.time()
+    loaded = load_generator(device="cpu")
+    assert time.time() - started < 15
+    assert loaded.family == "causal" and loaded.model.config.model_type == "llama"
+
+
+def test_re_enc_and_prompt_use_the_embedded_sentence_encoder(default_model):
+    texts = ["The steak was perfect.", "Our server forgot the drinks."]
+    for method in ("re-enc", "prompt"):
+        vectors = default_model.encode(texts, "What is the review about?", method=method)
+        assert vectors.shape == (2, 384)
+
+
+def test_demo_command_prints_both_tables(shared_cache, monkeypatch):
+    monkeypatch.setenv("INBEDDER_CACHE", str(shared_cache.parent))
+    result = subprocess.run(
+        [sys.executable, "-m", "inbedder.cli", "demo", "--quiet"], capture_output=True, text=True, timeout=900
+    )
+    assert result.returncode == 0, result.stderr
+    assert "aspect question" in result.stdout and "sentiment question" in result.stdout
+    assert "V-measure" in result.stdout

@@ -148,3 +148,22 @@ def test_bad_arguments_give_one_line_errors(tiny_models):
         with pytest.raises(InBedderError, match=pattern) as error:
             call()
         assert "\n" not in str(error.value)
+
+
+def test_a_lora_adapter_is_applied(tiny_models, tmp_path):
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    base = AutoModelForCausalLM.from_pretrained(tiny_models["llama"])
+    torch.manual_seed(1)
+    lora = get_peft_model(base, LoraConfig(r=4, target_modules=["q_proj", "v_proj"], init_lora_weights=False))
+    lora.save_pretrained(tmp_path / "adapter")
+    plain = _model(tiny_models, "llama").encode(TEXTS, INSTRUCTION)
+    adapted_model = _model(tiny_models, "llama", adapter=str(tmp_path / "adapter"))
+    adapted = adapted_model.encode(TEXTS, INSTRUCTION)
+    assert not np.allclose(plain, adapted, atol=1e-3)
+    ids = torch.tensor([adapted_model.prompts.ids(INSTRUCTION, TEXTS[0])])
+    with torch.no_grad():
+        expected = lora(input_ids=ids, output_hidden_states=True).hidden_states[-1][0, -1]
+    np.testing.assert_allclose(adapted[0], expected.numpy(), atol=1e-4)
+    assert "adapter" in adapted_model.loaded.fingerprint

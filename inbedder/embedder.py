@@ -7,6 +7,7 @@ The public entry point is :class:`InBedder`, shaped like sentence-transformers'
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from dataclasses import dataclass
@@ -340,8 +341,6 @@ def _adapter_template(adapter: str | None) -> str | None:
     """The template an adapter was trained with, as recorded by ``inbedder finetune``."""
     if not adapter:
         return None
-    import json
-
     meta = Path(adapter) / "inbedder.json"
     if meta.is_file():
         template = json.loads(meta.read_text()).get("template")

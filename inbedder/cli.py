@@ -7,6 +7,8 @@ with 130 and resumes from the on-disk cache when re-run.
 from __future__ import annotations
 
 import argparse
+import importlib
+import importlib.util
 import logging
 import sys
 import time
@@ -14,6 +16,14 @@ import warnings
 from pathlib import Path
 
 from inbedder.errors import InBedderError
+
+# Sub-packages that add their own subcommands: each has ``register(commands)`` which adds a
+# parser and sets ``handler=`` on it. Their top level must stay light (no torch import).
+SUBCOMMAND_MODULES = (
+    "inbedder.evaluation.cli",
+    "inbedder.finetune.cli",
+    "inbedder.app.cli",
+)
 
 EPILOG_CLUSTER = """examples:
   inbedder cluster reviews.csv --text-column review \\
@@ -101,6 +111,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="cluster the shipped restaurant reviews under two questions")
     demo.add_argument("--method", default="1st-gen", help="encoding method (default %(default)s)")
     demo.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
+    for name in SUBCOMMAND_MODULES:
+        if importlib.util.find_spec(name) is not None:
+            importlib.import_module(name).register(commands)
     return parser
 
 
@@ -191,7 +204,8 @@ def main(argv: list[str] | None = None) -> int:
     warnings.filterwarnings("ignore", category=FutureWarning)
     handlers = {"cluster": run_cluster, "embed": run_embed, "demo": run_demo}
     try:
-        handlers[args.command](args)
+        handler = handlers.get(args.command) or args.handler
+        handler(args)
     except InBedderError as error:
         print(f"inbedder: error: {error}", file=sys.stderr)
         return 2

@@ -222,6 +222,31 @@ class InBedder:
         kept = [found[keys[text]][1] or "" for text in texts] if answers else []
         return Encoded(embeddings, kept)
 
+    def encode_questions(
+        self,
+        texts: Sequence[str],
+        instructions: Sequence[str],
+        method: str | None = None,
+        batch_size: int = 16,
+        show_progress_bar: bool | None = None,
+        normalize_embeddings: bool = False,
+        answers: bool = True,
+    ) -> dict[str, Encoded]:
+        """One corpus under several questions: ``{instruction: Encoded}`` in the given order.
+
+        Use this rather than a loop over :meth:`encode_with_answers` wherever several questions
+        meet one corpus (robustness tests, comparisons): it is the place where work shared
+        between questions is done once.
+        """
+        if isinstance(instructions, str) or not list(instructions):
+            raise InBedderError("instructions must be a non-empty list of questions")
+        return {
+            instruction: self.encode_with_answers(
+                texts, instruction, method, batch_size, show_progress_bar, normalize_embeddings, answers
+            )
+            for instruction in dict.fromkeys(instructions)
+        }
+
     def resolve_answer_prefix(self, texts: list[str], instruction: str) -> str:
         """The answer prefix for this instruction: fixed, or found from a sample of ``texts`` (cached)."""
         if self.answer_prefix != "auto":

@@ -46,7 +46,8 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
 
     group = parser.add_argument_group("model")
     group.add_argument("--model", help="hub id or local model directory (default: the embedded SmolLM2-135M-Instruct, offline)")
-    group.add_argument("--adapter", help="LoRA adapter directory to merge into the model (e.g. from `inbedder finetune`)")
+    group.add_argument("--adapter", help="LoRA adapter directory to merge into the model (e.g. from `inbedder finetune`); "
+                       "the embedded model uses the shipped InBedder adapter unless this is 'none'")
     group.add_argument("--method", choices=METHODS, help="encoding method (paper §4.1); default 1st-gen (avg-gen for masked LMs)")
     group.add_argument(
         "--template", default="auto",
@@ -54,7 +55,7 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
         "(default auto: the adapter's training template, else chat-brief for chat models)",
     )
     group.add_argument("--max-length", type=int, default=512, help="max prompt tokens; longer inputs are cut and reported (default %(default)s)")
-    group.add_argument("--max-new-tokens", type=int, default=8, help="answer length in tokens (default %(default)s)")
+    group.add_argument("--max-new-tokens", type=int, default=None, help="answer length in tokens (default: the adapter's recorded length, else 8)")
     group.add_argument("--layer", type=int, default=None, help="hidden layer to read (default: last)")
     group.add_argument(
         "--answer-prefix", default="auto",

@@ -65,6 +65,14 @@ def read_corpus(
     return _corpus_from_frame(frame, path, text_column, id_column, label_column)
 
 
+def read_table(path: str | Path, encoding: str = "utf-8") -> pd.DataFrame:
+    """Read a .csv/.tsv/.jsonl/.ndjson/.json/.parquet file into a frame of string cells."""
+    path = Path(path)
+    _check_input_file(path)
+    suffix = _suffix(path, tuple(s for s in INPUT_SUFFIXES if s != ".txt"), "table")
+    return _read_frame(path, suffix, encoding)
+
+
 def _check_input_file(path: Path) -> None:
     """Fail early, with the path in the message, before any parser sees the file."""
     if not path.exists():

@@ -163,6 +163,40 @@ def _adapter_base(adapter: str) -> str | None:
     return None
 
 
+SHIPPED_ADAPTER = "adapters/smollm2-135m-inbedder"
+"""The LoRA adapter trained by ``inbedder finetune`` on data/qa (see data/adapters/README.md)."""
+NO_ADAPTER = "none"
+
+
+def shipped_adapter_dir() -> Path | None:
+    """The shipped InBedder adapter of the embedded model, if this installation has it."""
+    from inbedder.data import path as data_path
+
+    folder = data_path(SHIPPED_ADAPTER)
+    return folder if (folder / "adapter_config.json").is_file() else None
+
+
+def resolve_adapter(model: str | None, adapter: str | None) -> str | None:
+    """The adapter to load: the given one, none for "none", or the shipped one for the embedded model."""
+    if adapter == NO_ADAPTER:
+        return None
+    if adapter is None and model in (None, DEFAULT_GENERATOR):
+        shipped = shipped_adapter_dir()
+        return str(shipped) if shipped else None
+    return adapter
+
+
+def adapter_metadata(adapter: str | None) -> dict:
+    """What ``inbedder finetune`` recorded beside an adapter (template, answer length, data)."""
+    meta = Path(adapter).expanduser() / "inbedder.json" if adapter else None
+    if meta is None or not meta.is_file():
+        return {}
+    try:
+        return json.loads(meta.read_text())
+    except (OSError, json.JSONDecodeError) as error:
+        raise InBedderError(f"{meta} is not readable JSON ({_first_line(error)}); re-run `inbedder finetune` or delete it") from error
+
+
 def load_generator(
     model: str | None = None,
     adapter: str | None = None,

@@ -1,0 +1,269 @@
+"""LoRA fine-tuning of a causal, masked or seq2seq LM into an InBedder model (paper §4.4).
+
+Built on transformers' ``Trainer`` and peft: checkpoints every ``save_steps`` so a killed run
+continues with ``resume=True``; seeded; bf16 and gradient checkpointing on a GPU. The output
+directory is a peft adapter plus ``inbedder.json`` recording base model, template and answer
+length, so ``--adapter DIR`` alone is enough to embed with it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from inbedder.errors import InBedderError
+from inbedder.finetune.data import PreparedData, QAExample, prepare, split_by_input
+from inbedder.finetune.features import FeatureBuilder, collate
+from inbedder.models import CAUSAL, DEFAULT_GENERATOR, MASKED, SEQ2SEQ, default_device, load_generator
+from inbedder.prompts import NAMED_TEMPLATES
+
+logger = logging.getLogger(__name__)
+
+METADATA_FILE = "inbedder.json"
+CHECKPOINTS = "checkpoints"
+
+
+@dataclass
+class FinetuneConfig:
+    """Every choice of a fine-tuning run; written into the adapter's metadata."""
+
+    data: list[str]
+    output: str
+    base: str | None = None  # None: the embedded SmolLM2-135M-Instruct
+    template: str = "inbedder"
+    lora_r: int = 16
+    lora_alpha: int = 32
+    lora_dropout: float = 0.05
+    target_modules: list[str] | None = None  # None: every linear layer but the output head
+    epochs: float = 1.0
+    lr: float = 2e-4
+    batch_size: int = 8
+    grad_accum: int = 1
+    max_length: int = 512
+    eval_split: float = 0.05
+    seed: int = 0
+    mask_slots: int = 3
+    answer_tokens: int = 3  # how many tokens the embedder generates for avg-gen with this model
+    save_steps: int = 50
+    max_steps: int = -1
+    resume: bool = False
+    merge: bool = False
+    device: str | None = None
+    input_column: str | None = None
+    instruction_column: str | None = None
+    answer_column: str | None = None
+    extra: dict = field(default_factory=dict)  # free-form notes kept in the metadata (e.g. the command)
+
+
+@dataclass
+class FinetuneResult:
+    output: Path
+    steps: int
+    train_loss: float
+    eval_loss_before: float | None
+    eval_loss_after: float | None
+    seconds: float
+    examples_per_second: float
+    train_examples: int
+    eval_examples: int
+    model: object = field(default=None, repr=False)  # the trained peft model, still in memory
+
+
+class _Examples(torch.utils.data.Dataset):
+    def __init__(self, features: list[dict[str, list[int]]]):
+        self.features = features
+
+    def __len__(self) -> int:
+        return len(self.features)
+
+    def __getitem__(self, index: int) -> dict[str, list[int]]:
+        return self.features[index]
+
+
+def finetune(
+    config: FinetuneConfig,
+    show_progress_bar: bool = True,
+    say: Callable[[str], None] | None = None,
+    prepared: PreparedData | None = None,
+) -> FinetuneResult:
+    """Train a LoRA adapter on QA data and write it, with its metadata, to ``config.output``."""
+    say = say or (lambda line: print(line, file=sys.stderr))
+    output = Path(config.output).expanduser()
+    resume_from = _check_output(output, config.resume)
+    template = _check_template(config.template)
+    prepared = prepared or prepare(
+        config.data, config.input_column, config.instruction_column, config.answer_column
+    )
+    say(prepared.report())
+    train, held_out = split_by_input(prepared.examples, config.eval_split, config.seed)
+
+    from peft import LoraConfig, get_peft_model
+    from transformers import Trainer, TrainingArguments, set_seed
+
+    set_seed(config.seed)
+    device = config.device or default_device()
+    loaded = load_generator(config.base, None, device, dtype=torch.float32)
+    builder = FeatureBuilder(loaded.tokenizer, loaded.family, template, config.max_length, config.mask_slots)
+    train_set, eval_set = _features(builder, train), _features(builder, held_out)
+    if builder.prompts.truncated:
+        say(f"{builder.prompts.truncated} input(s) were longer than --max-length {config.max_length} with the prompt and were cut")
+    if builder.cut_answers:
+        say(f"{builder.cut_answers} answer(s) had more tokens than the {config.mask_slots} mask slots and were cut to fit")
+
+    lora = LoraConfig(
+        r=config.lora_r,
+        lora_alpha=config.lora_alpha,
+        lora_dropout=config.lora_dropout,
+        target_modules=config.target_modules or "all-linear",
+        task_type={CAUSAL: "CAUSAL_LM", SEQ2SEQ: "SEQ_2_SEQ_LM", MASKED: None}[loaded.family],
+    )
+    model = get_peft_model(loaded.model, lora)
+    model.train()
+    on_gpu = device.startswith("cuda")
+    if on_gpu:
+        model.enable_input_require_grads()  # gradient checkpointing through frozen embeddings
+    args = TrainingArguments(
+        output_dir=str(output / CHECKPOINTS),
+        per_device_train_batch_size=config.batch_size,
+        per_device_eval_batch_size=config.batch_size,
+        gradient_accumulation_steps=config.grad_accum,
+        num_train_epochs=config.epochs,
+        max_steps=config.max_steps,
+        learning_rate=config.lr,
+        lr_scheduler_type="cosine",
+        warmup_steps=0.05,
+        weight_decay=0.0,
+        logging_steps=5,
+        save_strategy="steps",
+        save_steps=config.save_steps,
+        save_total_limit=2,
+        seed=config.seed,
+        data_seed=config.seed,
+        train_sampling_strategy="group_by_length",
+        bf16=on_gpu and torch.cuda.is_bf16_supported(),
+        activation_checkpointing=on_gpu,
+        use_cpu=not on_gpu,
+        report_to="none",
+        disable_tqdm=not show_progress_bar,
+        remove_unused_columns=False,
+        dataloader_num_workers=0,
+    )
+    trainer = Trainer(
+        model=model, args=args, train_dataset=_Examples(train_set),
+        eval_dataset=_Examples(eval_set) if eval_set else None,
+        data_collator=collate(loaded.tokenizer.pad_token_id),
+    )
+    _quiet_progress(trainer)
+    before = trainer.evaluate()["eval_loss"] if eval_set and not resume_from else None
+    if before is not None:
+        say(f"held-out loss before training: {before:.4f} ({len(eval_set)} examples)")
+    started = time.time()
+    outcome = trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
+    seconds = time.time() - started
+    after = trainer.evaluate()["eval_loss"] if eval_set else None
+    if after is not None:
+        say(f"held-out loss after training: {after:.4f}")
+    trained = trainer.state.global_step * config.batch_size * config.grad_accum
+    result = FinetuneResult(
+        output, trainer.state.global_step, float(outcome.training_loss), before, after, seconds,
+        trained / seconds if seconds else 0.0, len(train_set), len(eval_set), model,
+    )
+    _save(model, loaded, config, template, prepared, result)
+    if config.merge:
+        _save_merged(model, loaded.tokenizer, output / "merged")
+    say(f"wrote adapter to {output} ({result.steps} steps in {seconds:.0f} s)")
+    return result
+
+
+def _features(builder: FeatureBuilder, examples: list[QAExample]) -> list[dict[str, list[int]]]:
+    return [builder(example) for example in examples]
+
+
+def _check_template(template: str) -> str:
+    if template in NAMED_TEMPLATES or "{input}" in template:
+        return template
+    raise InBedderError(
+        f"--template {template!r} is neither a named template ({', '.join(NAMED_TEMPLATES)}) nor a "
+        "string with {input} and {instruction}"
+    )
+
+
+def _check_output(output: Path, resume: bool) -> Path | None:
+    """The checkpoint to resume from, or None; refuse to overwrite another run by accident."""
+    checkpoints = sorted(
+        (output / CHECKPOINTS).glob("checkpoint-*"), key=lambda p: int(p.name.rsplit("-", 1)[-1])
+    ) if (output / CHECKPOINTS).is_dir() else []
+    if resume:
+        if not checkpoints:
+            raise InBedderError(f"--resume: {output} holds no checkpoint to continue from; drop --resume to start a new run")
+        return checkpoints[-1]
+    if checkpoints or (output / "adapter_config.json").exists():
+        raise InBedderError(
+            f"{output} already holds a fine-tuning run; pass --resume to continue it or choose another --output"
+        )
+    return None
+
+
+def _quiet_progress(trainer) -> None:
+    """Show the running loss in the progress bar instead of printing a dict every few steps."""
+    from transformers.trainer_callback import PrinterCallback, ProgressCallback
+
+    class LossInBar(ProgressCallback):
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            if self.training_bar is not None and logs and "loss" in logs:
+                self.training_bar.set_postfix(loss=f"{logs['loss']:.3f}", refresh=False)
+
+    if trainer.pop_callback(ProgressCallback) is not None:
+        trainer.add_callback(LossInBar)
+    trainer.pop_callback(PrinterCallback)  # with the bar disabled, stay silent rather than print dicts
+
+
+def _save(model, loaded, config: FinetuneConfig, template: str, prepared: PreparedData, result: FinetuneResult) -> None:
+    output = result.output
+    model.save_pretrained(str(output))
+    adapter_config = output / "adapter_config.json"
+    settings = json.loads(adapter_config.read_text())
+    # The embedded model's converted copy lives in a per-machine cache; record its name instead.
+    settings["base_model_name_or_path"] = _base_name(config.base, loaded.name)
+    adapter_config.write_text(json.dumps(settings, indent=2))
+    metadata = {
+        "base_model": settings["base_model_name_or_path"],
+        "family": loaded.family,
+        "template": template,
+        "answer_prefix": "",
+        "max_new_tokens": config.mask_slots if loaded.family == MASKED else config.answer_tokens,
+        "data": prepared.summary(),
+        "training": {
+            **{k: v for k, v in asdict(config).items() if k not in {"data", "output", "extra"}},
+            "steps": result.steps,
+            "train_examples": result.train_examples,
+            "eval_examples": result.eval_examples,
+            "train_loss": round(result.train_loss, 4),
+            "eval_loss_before": None if result.eval_loss_before is None else round(result.eval_loss_before, 4),
+            "eval_loss_after": None if result.eval_loss_after is None else round(result.eval_loss_after, 4),
+            "seconds": round(result.seconds, 1),
+        },
+        **config.extra,
+    }
+    (output / METADATA_FILE).write_text(json.dumps(metadata, indent=2))
+
+
+def _base_name(base: str | None, loaded_name: str) -> str:
+    if base is None or base == DEFAULT_GENERATOR:
+        return DEFAULT_GENERATOR
+    local = Path(base).expanduser()
+    return str(local.resolve()) if local.exists() else loaded_name
+
+
+def _save_merged(model, tokenizer, target: Path) -> None:
+    merged = model.merge_and_unload()
+    merged.save_pretrained(str(target))
+    tokenizer.save_pretrained(str(target))
+

@@ -1,0 +1,178 @@
+"""Fine-tuning: data preparation rules, training on tiny models, adapters used everywhere."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from inbedder import InBedder, InBedderError
+from inbedder.cli import main
+from inbedder.finetune import FinetuneConfig, QAExample, finetune, prepare, strip_answer
+from inbedder.finetune.data import split_by_input
+from inbedder.finetune.features import IGNORE, FeatureBuilder
+from inbedder.models import CAUSAL, MASKED, load_generator
+
+PASSAGES = [
+    ("The pasta was overcooked but the waiter was lovely.", "What is praised?", "The waiter."),
+    ("The pasta was overcooked but the waiter was lovely.", "What went wrong?", "Overcooked pasta!"),
+    ("Our flight was delayed by four hours in Denver.", "Where did it happen?", "In Denver"),
+    ("Our flight was delayed by four hours in Denver.", "What is the problem?", "a delay"),
+    ("The new phone has a great camera and poor battery.", "What is weak?", "the battery"),
+    ("The new phone has a great camera and poor battery.", "What is good?", "Camera"),
+    ("I finally finished my first marathon in Berlin.", "How does the writer feel?", "proud"),
+    ("I finally finished my first marathon in Berlin.", "Where was the race?", "Berlin"),
+]
+
+
+def _write_jsonl(path, rows):
+    path.write_text("\n".join(json.dumps(row) for row in rows) + "\n")
+    return str(path)
+
+
+@pytest.fixture
+def qa_file(tmp_path):
+    rows = [{"input": i, "instruction": q, "output": a} for i, q, a in PASSAGES]
+    return _write_jsonl(tmp_path / "qa.jsonl", rows)
+
+
+def test_answers_are_lowercased_and_stripped_of_punctuation_and_stopwords():
+    assert strip_answer("The Waiter, mostly!") == "waiter mostly"
+    assert strip_answer("It was about the prices.") == "prices"
+    assert strip_answer("Who? Them.") == ""
+
+
+def test_preparation_drops_and_counts_empty_answers(tmp_path):
+    rows = [
+        {"context": "A text.", "question": "What?", "answer": "Nothing at all"},
+        {"context": "A text.", "question": "What?", "answer": "it is what it is"},  # only stopwords
+        {"context": "", "question": "What?", "answer": "something"},  # empty input
+    ]
+    prepared = prepare([_write_jsonl(tmp_path / "qa.jsonl", rows)])
+    assert [e.answer for e in prepared.examples] == ["nothing"]
+    assert (prepared.read, prepared.dropped_empty_answer, prepared.dropped_missing_field) == (3, 1, 1)
+    assert "3 examples read" in prepared.report() and "2.89" in prepared.report()
+
+
+def test_column_flags_map_other_names(tmp_path):
+    csv = tmp_path / "qa.csv"
+    csv.write_text("passage,q,a\nThe cat sat.,Who sat?,The cat\n")
+    prepared = prepare([str(csv)], input_column="passage", instruction_column="q", answer_column="a")
+    assert prepared.examples == [QAExample("The cat sat.", "Who sat?", "cat")]
+    with pytest.raises(InBedderError, match="--answer-column 'answer' is not a column"):
+        prepare([str(csv)], input_column="passage", instruction_column="q", answer_column="answer")
+    with pytest.raises(InBedderError, match="none of the columns"):
+        prepare([str(csv)])
+
+
+def test_held_out_split_keeps_passages_whole():
+    examples = [QAExample(i, q, strip_answer(a)) for i, q, a in PASSAGES]
+    train, held = split_by_input(examples, 0.25, seed=0)
+    assert len(held) == 2 and len(train) == 6
+    assert not {e.input for e in train} & {e.input for e in held}
+
+
+def test_causal_features_put_the_loss_on_answer_tokens_only(tiny_models):
+    loaded = load_generator(tiny_models["llama"], device="cpu")
+    builder = FeatureBuilder(loaded.tokenizer, CAUSAL, "inbedder")
+    example = QAExample("The soup was cold.", "What is the complaint?", "cold soup")
+    feature = builder(example)
+    prompt = builder.prompts.ids(example.instruction, example.input)
+    assert feature["input_ids"][: len(prompt)] == prompt  # exactly the prompt the embedder uses
+    answer = [t for t in feature["labels"] if t != IGNORE]
+    assert loaded.tokenizer.decode(answer[:-1]).strip() == "cold soup"
+    assert answer[-1] == loaded.tokenizer.eos_token_id
+    assert feature["labels"][: len(prompt)] == [IGNORE] * len(prompt)
+
+
+def test_masked_features_label_a_fixed_row_of_mask_slots(tiny_models):
+    loaded = load_generator(tiny_models["roberta"], device="cpu")
+    tokenizer = loaded.tokenizer
+    builder = FeatureBuilder(tokenizer, MASKED, "inbedder", mask_slots=3)
+    feature = builder(QAExample("The soup was cold.", "What is the complaint?", "cold soup"))
+    slots = [i for i, t in enumerate(feature["input_ids"]) if t == tokenizer.mask_token_id]
+    assert len(slots) == 3
+    labelled = [i for i, t in enumerate(feature["labels"]) if t != IGNORE]
+    assert labelled == slots
+    long = builder(QAExample("x", "y?", "one two three four five six"))
+    assert sum(t != IGNORE for t in long["labels"]) == 3 and builder.cut_answers == 1
+
+
+@pytest.mark.parametrize("name", ["llama", "opt", "roberta"])
+def test_a_few_steps_lower_the_loss_on_tiny_models(tiny_models, qa_file, tmp_path, name):
+    config = FinetuneConfig(
+        data=[qa_file], output=str(tmp_path / "run"), base=tiny_models[name], lora_r=8, lora_alpha=16,
+        lr=2e-2, max_steps=12, batch_size=4, eval_split=0.0, device="cpu", save_steps=100,
+    )
+    before = _training_loss(tiny_models[name], qa_file)
+    result = finetune(config, show_progress_bar=False, say=lambda line: None)
+    after = _training_loss(tiny_models[name], qa_file, adapter=str(tmp_path / "run"))
+    assert result.steps == 12
+    assert after < before - 0.1, (before, after)  # deterministic: same data, same model, before vs after
+
+
+def _training_loss(model_dir, qa_file, adapter=None) -> float:
+    """Mean loss on the training examples, from a freshly loaded model (and adapter)."""
+    from inbedder.finetune.features import collate
+
+    loaded = load_generator(model_dir, adapter, device="cpu")
+    builder = FeatureBuilder(loaded.tokenizer, loaded.family, "inbedder")
+    batch = collate(loaded.tokenizer.pad_token_id)([builder(e) for e in prepare([qa_file]).examples])
+    with torch.no_grad():
+        return float(loaded.model(**batch).loss)
+
+
+def test_saved_adapter_gives_the_trained_models_embeddings(tiny_models, qa_file, tmp_path):
+    output = tmp_path / "run"
+    result = finetune(
+        FinetuneConfig(data=[qa_file], output=str(output), base=tiny_models["llama"], lr=2e-2, max_steps=4,
+                       batch_size=4, eval_split=0.0, device="cpu"),
+        show_progress_bar=False, say=lambda line: None,
+    )
+    meta = json.loads((output / "inbedder.json").read_text())
+    assert meta["template"] == "inbedder" and meta["max_new_tokens"] == 3 and meta["answer_prefix"] == ""
+    model = InBedder(adapter=str(output), cache=False, device="cpu")  # the adapter alone names the base
+    assert model.template == "inbedder" and model.max_new_tokens == 3
+    texts, question = ["The soup was cold.", "Lovely staff and quick service!"], "What is the review about?"
+    loaded = model.encode(texts, question)
+    trained = result.model.eval()
+    with torch.no_grad():
+        for row, text in enumerate(texts):
+            ids = torch.tensor([model.prompts.ids(question, text)])
+            expected = trained(input_ids=ids, output_hidden_states=True).hidden_states[-1][0, -1]
+            np.testing.assert_allclose(loaded[row], expected.numpy(), atol=1e-4)
+    base = InBedder(tiny_models["llama"], template="inbedder", answer_prefix="", cache=False, device="cpu")
+    assert not np.allclose(base.encode(texts, question), loaded, atol=1e-3)
+
+
+def test_a_killed_run_resumes_from_its_checkpoint(tiny_models, qa_file, tmp_path):
+    def config(**kwargs):
+        return FinetuneConfig(data=[qa_file], output=str(tmp_path / "run"), base=tiny_models["opt"], batch_size=2,
+                              eval_split=0.0, device="cpu", save_steps=2, **kwargs)
+
+    finetune(config(max_steps=2), show_progress_bar=False, say=lambda line: None)
+    with pytest.raises(InBedderError, match="--resume"):
+        finetune(config(max_steps=4), show_progress_bar=False, say=lambda line: None)
+    resumed = finetune(config(max_steps=4, resume=True), show_progress_bar=False, say=lambda line: None)
+    assert resumed.steps == 4
+    assert (tmp_path / "run" / "checkpoints" / "checkpoint-4").is_dir()
+
+
+def test_cli_reports_bad_data_in_one_line(tmp_path, capsys):
+    assert main(["finetune", "--data", str(tmp_path / "missing.jsonl"), "--output", str(tmp_path / "o")]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error.startswith("inbedder: error:") and "\n" not in error
+
+
+@pytest.mark.slow
+def test_two_steps_on_the_embedded_model(qa_file, tmp_path):
+    output = tmp_path / "smol"
+    assert main(["finetune", "--data", qa_file, "--output", str(output), "--max-steps", "2", "--batch-size", "2",
+                 "--eval-split", "0", "--lora-r", "4", "--quiet"]) == 0
+    config = json.loads((output / "adapter_config.json").read_text())
+    assert config["base_model_name_or_path"] == "SmolLM2-135M-Instruct"  # portable: not this machine's cache path
+    model = InBedder(adapter=str(output), cache=False, device="cpu")
+    assert model.loaded.name == "SmolLM2-135M-Instruct" and model.template == "inbedder"
+    assert model.encode(["The soup was cold."], "What is wrong?").shape == (1, 576)

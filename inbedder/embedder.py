@@ -7,7 +7,6 @@ The public entry point is :class:`InBedder`, shaped like sentence-transformers'
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from dataclasses import dataclass
@@ -22,10 +21,14 @@ from inbedder.answer_prefix import PROBE_TOKENS, evenly_spaced, shared_opening
 from inbedder.cache import EmbeddingCache, settings_key
 from inbedder.encoders.causal import run_causal
 from inbedder.encoders.masked import MASKED_METHODS, add_mask_slots, run_masked
+from inbedder.encoders.shared_prefix import TextPrompts, prefix_batches, run_shared_prefix
 from inbedder.encoders.seq2seq import SEQ2SEQ_METHODS, run_seq2seq
 from inbedder.encoders.states import DIRECT_METHODS, AnswerStates, pool
 from inbedder.errors import InBedderError
-from inbedder.models import CAUSAL, MASKED, SEQ2SEQ, LoadedModel, cache_dir, load_generator, load_sentence_encoder
+from inbedder.models import (
+    CAUSAL, MASKED, SEQ2SEQ, LoadedModel, adapter_metadata, cache_dir, load_generator, load_sentence_encoder,
+    resolve_adapter,
+)
 from inbedder.prompts import BRIEF_CHAT_TEMPLATE, INBEDDER_TEMPLATE, NAMED_TEMPLATES, PromptBuilder
 from inbedder.stopwords import ENGLISH_STOPWORDS
 
@@ -40,7 +43,9 @@ _FAMILY_METHODS = {
 }
 _GENERATING = {"avg-gen", "last-gen", "avg-all", "re-enc"}
 _TOKENS_PER_BATCH = 16384  # caps batch_size × prompt length, so long texts never exhaust memory
+_WINDOW = 1024  # texts tokenised and length-sorted at a time, so memory stays flat on huge corpora
 _WORD = re.compile(r"[a-z0-9]+")
+DEFAULT_ANSWER_TOKENS = 8  # answer length without an adapter; adapters record their own (3 for InBedder models)
 
 
 @dataclass
@@ -56,12 +61,13 @@ class InBedder:
 
     Args:
         model: hub id or local directory; None for the embedded SmolLM2-135M-Instruct.
-        adapter: a LoRA adapter directory to merge into the model.
+        adapter: a LoRA adapter directory to merge into the model; with no model and no adapter
+            the shipped InBedder adapter of the embedded model is used ("none" to go without).
         template: "inbedder", "chat", "chat-brief", or a string with {input} and {instruction};
             "auto" picks the adapter's training template, else chat-brief for chat models.
         method: default encoding method (see :data:`METHODS`); None picks 1st-gen, or avg-gen
             for masked LMs, which have no generation step.
-        max_new_tokens: answer length for generating methods and for the answers kept for
+        max_new_tokens: answer length (None: the adapter's recorded length, else 8) for generating methods and for the answers kept for
             explanation; masked LMs use it as the number of mask slots.
         layer: hidden layer to read (None = last, the state that feeds the LM head).
         filter_answer_words: drop states that produced stopwords, punctuation or instruction
@@ -82,7 +88,7 @@ class InBedder:
         template: str = "auto",
         method: str | None = None,
         max_length: int = 512,
-        max_new_tokens: int = 8,
+        max_new_tokens: int | None = None,
         layer: int | None = None,
         filter_answer_words: bool = True,
         answer_prefix: str = "auto",
@@ -93,11 +99,15 @@ class InBedder:
         cache: str | Path | bool | None = None,
         seed: int = 0,
     ):
-        self.loaded: LoadedModel = load_generator(model, adapter, device)
+        self.loaded: LoadedModel = load_generator(model, resolve_adapter(model, adapter), device)
+        self.adapter_metadata = adapter_metadata(self.loaded.adapter)
         self.template = self._pick_template(template)
         self.method = self.check_method(method or self.methods[0])
         if max_length < 16:
             raise InBedderError(f"--max-length {max_length} is too small; use at least 16 tokens (default 512)")
+        max_new_tokens = max_new_tokens or self.adapter_metadata.get("max_new_tokens") or DEFAULT_ANSWER_TOKENS
+        if answer_prefix == "auto" and isinstance(self.adapter_metadata.get("answer_prefix"), str):
+            answer_prefix = self.adapter_metadata["answer_prefix"]  # a trained model answers without an echo
         if max_new_tokens < 1:
             raise InBedderError(f"max_new_tokens must be at least 1 (got {max_new_tokens})")
         self.prompts = PromptBuilder(self.loaded.tokenizer, self.template, max_length)
@@ -139,8 +149,8 @@ class InBedder:
     def _pick_template(self, template: str) -> str:
         if template != "auto":
             return template
-        adapter_template = _adapter_template(self.loaded.adapter)
-        if adapter_template:
+        adapter_template = self.adapter_metadata.get("template")
+        if adapter_template in NAMED_TEMPLATES or (adapter_template and "{input}" in adapter_template):
             return adapter_template
         if self.family == CAUSAL and getattr(self.loaded.tokenizer, "chat_template", None):
             return BRIEF_CHAT_TEMPLATE
@@ -201,10 +211,7 @@ class InBedder:
         digest = settings_key(self.settings(method, instruction))
         keys = {text: EmbeddingCache.key(digest, text) for text in unique}
         found = self.cache.get(list(keys.values()))
-        missing = [
-            text for text in unique
-            if keys[text] not in found or found[keys[text]][0] is None or (answers and found[keys[text]][1] is None)
-        ]
+        missing = [text for text in unique if _needs_work(found.get(keys[text]), answers)]
         if missing:
             show = len(missing) >= 32 if show_progress_bar is None else show_progress_bar
             with tqdm(total=len(missing), desc=f"InBedder {method}", unit="text", disable=not show) as bar:
@@ -215,7 +222,11 @@ class InBedder:
                     )
                     bar.update(len(batch))
             self.prompts.report_truncation()
-            found = self.cache.get(list(keys.values()))
+        return self._collect(texts, keys, normalize_embeddings, answers)
+
+    def _collect(self, texts: list[str], keys: dict[str, str], normalize_embeddings: bool, answers: bool) -> Encoded:
+        """The cached embeddings (and answers) of ``texts``, in their order."""
+        found = self.cache.get(list(keys.values()))
         embeddings = np.stack([found[keys[text]][0] for text in texts])
         if normalize_embeddings:
             embeddings = embeddings / np.clip(np.linalg.norm(embeddings, axis=1, keepdims=True), 1e-12, None)
@@ -240,12 +251,128 @@ class InBedder:
         """
         if isinstance(instructions, str) or not list(instructions):
             raise InBedderError("instructions must be a non-empty list of questions")
+        given = list(dict.fromkeys(instructions))
+        method = self.check_method(method or self.method)
+        if not self._shares_prefixes(method, answers, given):
+            return {
+                instruction: self.encode_with_answers(
+                    texts, instruction, method, batch_size, show_progress_bar, normalize_embeddings, answers
+                )
+                for instruction in given
+            }
+        stripped = {instruction: _check_instruction(instruction) for instruction in given}
+        questions = list(dict.fromkeys(stripped.values()))
+        texts = _check_texts(texts)
+        if batch_size < 1:
+            raise InBedderError(f"--batch-size must be at least 1 (got {batch_size})")
+        unique = list(dict.fromkeys(texts))
+        prefixes = self._answer_prefixes(unique, questions)
+        keys: dict[str, dict[str, str]] = {}
+        pending: dict[str, list[str]] = {}  # text -> questions still to compute, in question order
+        for question in questions:
+            self.prompts.answer_prefix = prefixes[question]
+            digest = settings_key(self.settings(method, question))
+            keys[question] = {text: EmbeddingCache.key(digest, text) for text in unique}
+            found = self.cache.get(list(keys[question].values()))
+            for text in unique:
+                if _needs_work(found.get(keys[question][text]), answers):
+                    pending.setdefault(text, []).append(question)
+        if pending:
+            total = sum(len(asked) for asked in pending.values())
+            show = total >= 32 if show_progress_bar is None else show_progress_bar
+            with tqdm(total=total, desc=f"InBedder {method} × {len(questions)} questions", unit="answer", disable=not show) as bar:
+                self._encode_shared(pending, prefixes, keys, method, batch_size, answers, bar)
+            self.prompts.report_truncation()
+        self.prompts.answer_prefix = prefixes[questions[-1]]
         return {
-            instruction: self.encode_with_answers(
-                texts, instruction, method, batch_size, show_progress_bar, normalize_embeddings, answers
-            )
-            for instruction in dict.fromkeys(instructions)
+            instruction: self._collect(texts, keys[stripped[instruction]], normalize_embeddings, answers)
+            for instruction in given
         }
+
+    def _shares_prefixes(self, method: str, answers: bool, instructions: list[str]) -> bool:
+        """Whether the shared-prefix path applies: several questions, a causal LM, deterministic answers.
+
+        re-enc samples its answers (the draws depend on the batch layout), and prompt without
+        answers never runs the LM, so both keep the per-question path.
+        """
+        if len(instructions) < 2 or self.family != CAUSAL:
+            return False
+        return method in DIRECT_METHODS or (method == "prompt" and answers)
+
+    def _answer_prefixes(self, texts: list[str], questions: list[str]) -> dict[str, str]:
+        """The answer prefix of every question; the probes of uncached ones share one input pass."""
+        if self.answer_prefix != "auto":
+            return {question: self.answer_prefix for question in questions}
+        sample = evenly_spaced(texts)
+        self.prompts.answer_prefix = ""
+        probe_keys = {question: self._probe_key(sample, question) for question in questions}
+        found = self.cache.get(list(probe_keys.values()))
+        prefixes = {q: found[k][1] for q, k in probe_keys.items() if k in found and found[k][1] is not None}
+        todo = [question for question in questions if question not in prefixes]
+        if not todo:
+            return prefixes
+        groups = [TextPrompts([self.prompts.ids(question, text) for question in todo]) for text in sample]
+        answers: dict[tuple[int, int], list[int]] = {}
+        for batch in prefix_batches(groups, 16, _TOKENS_PER_BATCH):
+            chunked = run_shared_prefix(
+                self.loaded.model, [groups[t] for t in batch], self.loaded.tokenizer.pad_token_id, self._stop_ids(),
+                PROBE_TOKENS, max_tokens=_TOKENS_PER_BATCH,
+            )
+            for pairs, states in chunked:
+                for (t, q), tokens, keep in zip(pairs, states.tokens.tolist(), states.keep.tolist()):
+                    answers[batch[t], q] = [token for token, flag in zip(tokens, keep) if flag]
+        for q, question in enumerate(todo):
+            # the order of resolve_answer_prefix (prompts sorted by length), which breaks ties alike
+            order = sorted(range(len(groups)), key=lambda t: len(groups[t].prompts[q]))
+            prefixes[question] = self._store_prefix(probe_keys[question], question, [answers[t, q] for t in order])
+        return prefixes
+
+    def _encode_shared(
+        self, pending: dict[str, list[str]], prefixes: dict[str, str], keys: dict[str, dict[str, str]],
+        method: str, batch_size: int, answers: bool, bar,
+    ) -> None:
+        """Embed every pending (text, question) pair with one prefix pass per text; cache each chunk."""
+        generate = method in _GENERATING or answers
+        filtered = self.filter_answer_words and method in {"avg-gen", "last-gen", "avg-all"}
+        for batch in self._shared_batches(pending, prefixes, batch_size):
+            chunked = run_shared_prefix(
+                self.loaded.model, [group for _, _, group in batch], self.loaded.tokenizer.pad_token_id,
+                self._stop_ids(), self.max_new_tokens if generate else 0, self.layer,
+                need_prompt=method in {"avg-ppt", "avg-all"}, max_tokens=_TOKENS_PER_BATCH,
+            )
+            for pairs, states in chunked:
+                rows = [(batch[t][0], batch[t][1][q]) for t, q in pairs]
+                replies = self._decode(states) if answers else [None] * len(rows)
+                if method == "prompt":
+                    vectors = self._sentence_vectors([f"{question} {text}" for text, question in rows])
+                else:
+                    if filtered:
+                        states.keep &= torch.cat([
+                            self._informative(states.tokens[r : r + 1], question) for r, (_, question) in enumerate(rows)
+                        ])
+                    vectors = pool(states, method).float().cpu().numpy()
+                self.cache.put(
+                    (keys[question][text], vector, reply) for (text, question), vector, reply in zip(rows, vectors, replies)
+                )
+                bar.update(len(rows))
+
+    def _shared_batches(self, pending: dict[str, list[str]], prefixes: dict[str, str], batch_size: int):
+        """Texts with their questions' prompts, sorted by shared-prefix length within windows, in batches.
+
+        Prompts are tokenised one window at a time so that a huge corpus never holds all its
+        token ids at once.
+        """
+        items = list(pending.items())
+        for window_start in range(0, len(items), _WINDOW):
+            window = []
+            for text, asked in items[window_start : window_start + _WINDOW]:
+                prompts = []
+                for question in asked:
+                    self.prompts.answer_prefix = prefixes[question]
+                    prompts.append(self.prompts.ids(question, text))
+                window.append((text, asked, TextPrompts(prompts)))
+            for batch in prefix_batches([group for _, _, group in window], batch_size, _TOKENS_PER_BATCH):
+                yield [window[index] for index in batch]
 
     def resolve_answer_prefix(self, texts: list[str], instruction: str) -> str:
         """The answer prefix for this instruction: fixed, or found from a sample of ``texts`` (cached)."""
@@ -255,18 +382,26 @@ class InBedder:
             return ""  # masked slots and seq2seq decoders do not echo the question
         sample = evenly_spaced(texts)
         self.prompts.answer_prefix = ""
-        probe = {"probe": "answer-prefix", "model": self.loaded.fingerprint, "template": self.prompts.signature,
-                 "max_length": self.prompts.max_length, "instruction": instruction}
-        key = EmbeddingCache.key(settings_key(probe), "\x00".join(sample))
+        key = self._probe_key(sample, instruction)
         cached = self.cache.get([key]).get(key)
         if cached is not None and cached[1] is not None:
             return cached[1]
-        tokenizer = self.loaded.tokenizer
         answers: list[list[int]] = []
         for batch in self._length_batches(sample, instruction, 16, reserve=0):
             states = self._run([ids for _, ids in batch], greedy_tokens=PROBE_TOKENS)
             for tokens, keep in zip(states.tokens.tolist(), states.keep.tolist()):
                 answers.append([token for token, flag in zip(tokens, keep) if flag])
+        return self._store_prefix(key, instruction, answers)
+
+    def _probe_key(self, sample: list[str], instruction: str) -> str:
+        """Cache key of the answer-prefix probe (computed with no answer prefix in the prompt)."""
+        probe = {"probe": "answer-prefix", "model": self.loaded.fingerprint, "template": self.prompts.signature,
+                 "max_length": self.prompts.max_length, "instruction": instruction}
+        return EmbeddingCache.key(settings_key(probe), "\x00".join(sample))
+
+    def _store_prefix(self, key: str, instruction: str, answers: list[list[int]]) -> str:
+        """The prefix the probe's ``answers`` share, stored under the probe's cache ``key``."""
+        tokenizer = self.loaded.tokenizer
         opening = shared_opening(answers, tokenizer.decode, instruction, self._stop_ids())
         prefix = " ".join(tokenizer.decode(opening, skip_special_tokens=True).split())
         self.cache.put([(key, None, prefix)])
@@ -362,15 +497,9 @@ class InBedder:
         return self._sentence_encoder.encode(sentences, batch_size=64, show_progress_bar=False, convert_to_numpy=True)
 
 
-def _adapter_template(adapter: str | None) -> str | None:
-    """The template an adapter was trained with, as recorded by ``inbedder finetune``."""
-    if not adapter:
-        return None
-    meta = Path(adapter) / "inbedder.json"
-    if meta.is_file():
-        template = json.loads(meta.read_text()).get("template")
-        return template if template in NAMED_TEMPLATES or (template and "{input}" in template) else None
-    return None
+def _needs_work(row: tuple[np.ndarray | None, str | None] | None, answers: bool) -> bool:
+    """Whether a cache row is absent or lacks the vector, or the answer when answers are wanted."""
+    return row is None or row[0] is None or (answers and row[1] is None)
 
 
 def _check_instruction(instruction: str) -> str:

@@ -65,13 +65,52 @@ def run_causal(
     hidden = _layer_states(output, layer)
     prompt_sum = prompt_count = None
     if need_prompt:
-        body = mask.clone()
-        body[:, -1] = 0  # the last prompt state is 1st-gen, counted on the answer side
-        prompt_sum = (hidden * body[..., None].to(hidden.dtype)).sum(1)
-        prompt_count = body.sum(1).to(hidden.dtype)
-    first = hidden[:, -1]
+        prompt_sum, prompt_count = prompt_totals(hidden, mask)
+    return continue_answers(
+        model, output, hidden[:, -1], mask, positions[:, -1], pad_id, stop_ids, max_new_tokens, layer,
+        prompt_sum, prompt_count, samples, temperature, generator,
+    )
+
+
+def prompt_totals(hidden: torch.Tensor, mask: torch.Tensor, drop_last: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+    """Sum and count of the prompt states under ``mask``.
+
+    With ``drop_last`` the last column is left out: the last prompt state is 1st-gen and is
+    counted on the answer side (avg-all).
+    """
+    body = mask.clone()
+    if drop_last:
+        body[:, -1] = 0
+    weights = body[..., None].to(hidden.dtype)
+    return (hidden * weights).sum(1), body.sum(1).to(hidden.dtype)
+
+
+@torch.no_grad()
+def continue_answers(
+    model,
+    output,
+    first: torch.Tensor,
+    mask: torch.Tensor,
+    position: torch.Tensor,
+    pad_id: int,
+    stop_ids: set[int],
+    max_new_tokens: int,
+    layer: int | None,
+    prompt_sum: torch.Tensor | None = None,
+    prompt_count: torch.Tensor | None = None,
+    samples: int = 1,
+    temperature: float = 0.0,
+    generator: torch.Generator | None = None,
+) -> AnswerStates:
+    """Greedy or sampled answer after a prompt pass whose ``output`` holds the KV cache.
+
+    ``first`` is the state at the last prompt position (1st-gen), ``mask`` the attention mask
+    of every cached column and ``position`` each row's last position id. Shared by the plain
+    prompt pass and the shared-prefix pass, so both produce the same answers.
+    """
+    base = model.base_model
+    rows = first.shape[0]
     if max_new_tokens == 0:
-        rows = len(batch)
         return AnswerStates(
             first[:, None], torch.zeros((rows, 1), dtype=torch.long, device=first.device),
             torch.ones((rows, 1), dtype=torch.bool, device=first.device), prompt_sum, prompt_count,
@@ -80,7 +119,7 @@ def run_causal(
     logits = head(output.last_hidden_state[:, -1])
     cache = output.past_key_values
     if samples > 1:
-        first, logits, mask, positions = (t.repeat_interleave(samples, 0) for t in (first, logits, mask, positions))
+        first, logits, mask, position = (t.repeat_interleave(samples, 0) for t in (first, logits, mask, position))
         if cache is not None:
             cache.batch_repeat_interleave(samples)
         if prompt_sum is not None:
@@ -88,7 +127,6 @@ def run_causal(
     stops = torch.tensor(sorted(stop_ids), device=first.device)
     rows = first.shape[0]
     finished = torch.zeros(rows, dtype=torch.bool, device=first.device)
-    position = positions[:, -1]
     states, tokens, produced = [first], [], []
     for step in range(max_new_tokens):
         token = torch.where(finished, torch.full_like(finished, pad_id, dtype=torch.long), _choose(logits, temperature, generator))

@@ -1,0 +1,133 @@
+"""The fast paths give the plain path's embeddings: one input pass shared by many questions.
+
+Every test compares :meth:`InBedder.encode_questions` (shared prefix KV cache) with a loop of
+:meth:`InBedder.encode_with_answers` (one full prompt pass per question) on real models.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import inbedder.embedder as embedder_module
+from inbedder import InBedder
+from inbedder.encoders.shared_prefix import TextPrompts, common_prefix_length
+
+TEXTS = [
+    "The soup was cold and the bread was stale.",
+    "Our waiter was friendly.",
+    "Prices are fair for the portion sizes, and the wine list is long and reasonably priced too.",
+    "Nice.",
+    "We waited an hour for the bill, then they got it wrong twice and charged us for a bottle we never ordered.",
+]
+QUESTIONS = ["What is the review about?", "Is the customer happy?", "Which dish is mentioned, if any?"]
+DIRECT = ("1st-gen", "avg-gen", "last-gen", "avg-ppt", "avg-all")
+
+
+def _model(path, **kwargs):
+    kwargs.setdefault("template", "inbedder")
+    kwargs.setdefault("answer_prefix", "")
+    return InBedder(path, cache=False, device="cpu", max_new_tokens=4, **kwargs)
+
+
+def _plain(model, texts, questions, method, answers=True):
+    return {q: model.encode_with_answers(texts, q, method=method, answers=answers) for q in questions}
+
+
+def _assert_same(shared, plain, answers=True):
+    assert list(shared) == list(plain)
+    for question in plain:
+        np.testing.assert_allclose(shared[question].embeddings, plain[question].embeddings, atol=1e-4, err_msg=question)
+        if answers:
+            assert shared[question].answers == plain[question].answers, question
+
+
+def test_common_prefix_leaves_every_prompt_a_token_of_its_own():
+    assert common_prefix_length([[1, 2, 3, 4], [1, 2, 5]]) == 2
+    assert common_prefix_length([[1, 2, 3], [1, 2, 3, 4]]) == 2  # the shorter prompt keeps its last token
+    assert common_prefix_length([[7, 8], [9, 8]]) == 0
+    group = TextPrompts([[1, 2, 3, 4], [1, 2, 5]])
+    assert [group.prefix + suffix for suffix in group.suffixes()] == group.prompts
+
+
+def test_the_split_is_on_tokens_not_strings(tiny_models):
+    """The input's last word merges with what follows it differently under different templates."""
+    model = _model(tiny_models["llama"], template="{input}{instruction}")
+    prompts = [model.prompts.ids(q, "word") for q in ("s are plural?", "y things?")]
+    length = common_prefix_length(prompts)
+    text_alone = model.prompts.tokenizer("word", add_special_tokens=True)["input_ids"]
+    assert prompts[0][:length] == prompts[1][:length]
+    assert length < len(text_alone)  # "words"/"wordy" re-merge the input's last token: the string split would be wrong
+
+
+@pytest.mark.parametrize("name", ["llama", "opt"])
+def test_many_questions_equal_one_pass_per_question(tiny_models, name):
+    model = _model(tiny_models[name], filter_answer_words=True)
+    for method in DIRECT:
+        _assert_same(model.encode_questions(TEXTS, QUESTIONS, method=method), _plain(model, TEXTS, QUESTIONS, method))
+        model.cache = type(model.cache)(":memory:")
+
+
+def test_equal_with_another_layer_truncation_and_a_chat_template(tiny_models, caplog):
+    model = _model(tiny_models["llama"], template="chat-brief", layer=1, max_length=40)
+    texts = TEXTS + ["A long text about lunch " * 20]  # cut to fit: its prompts differ per question
+    for method in ("1st-gen", "avg-all"):
+        _assert_same(model.encode_questions(texts, QUESTIONS, method=method), _plain(model, texts, QUESTIONS, method))
+        model.cache = type(model.cache)(":memory:")
+
+
+def test_equal_when_the_instruction_comes_first(tiny_models):
+    """Nothing but the template's opening is shared; the path must still be exact."""
+    model = _model(tiny_models["llama"], template="{instruction}\n{input}")
+    _assert_same(model.encode_questions(TEXTS, QUESTIONS, method="avg-gen"), _plain(model, TEXTS, QUESTIONS, "avg-gen"))
+
+
+def test_automatic_answer_prefixes_match_the_per_question_probe(tiny_models):
+    shared = _model(tiny_models["llama"], template="chat-brief", answer_prefix="auto")
+    plain = _model(tiny_models["llama"], template="chat-brief", answer_prefix="auto")
+    for question in QUESTIONS:
+        expected = plain.resolve_answer_prefix(TEXTS, question)
+        assert shared._answer_prefixes(TEXTS, [question, "What else?"])[question] == expected
+    _assert_same(shared.encode_questions(TEXTS, QUESTIONS), _plain(plain, TEXTS, QUESTIONS, "1st-gen"))
+
+
+def test_both_paths_share_the_on_disk_cache(tiny_models, tmp_path, monkeypatch):
+    model = InBedder(tiny_models["llama"], template="inbedder", cache=tmp_path / "c.sqlite", device="cpu", max_new_tokens=4)
+    first = model.encode_with_answers(TEXTS, QUESTIONS[0], method="avg-gen")
+    computed = []
+    real = embedder_module.run_shared_prefix
+
+    def counting(model_, groups, *args, **kwargs):
+        computed.extend(len(group.prompts) for group in groups)
+        return real(model_, groups, *args, **kwargs)
+
+    monkeypatch.setattr(embedder_module, "run_shared_prefix", counting)
+    both = model.encode_questions(TEXTS, QUESTIONS[:2], method="avg-gen")
+    np.testing.assert_array_equal(both[QUESTIONS[0]].embeddings, first.embeddings)
+    assert sum(computed) == 2 * len(TEXTS)  # the new question's probe and pairs only; the cached question is read
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the model ran although everything was cached")
+
+    monkeypatch.setattr(embedder_module, "run_causal", refuse)
+    monkeypatch.setattr(embedder_module, "run_shared_prefix", refuse)
+    again = model.encode_with_answers(TEXTS, QUESTIONS[1], method="avg-gen")
+    np.testing.assert_array_equal(again.embeddings, both[QUESTIONS[1]].embeddings)
+
+
+def test_duplicate_texts_and_questions_and_whitespace(tiny_models):
+    model = _model(tiny_models["llama"])
+    texts = TEXTS + TEXTS[:2]
+    asked = [QUESTIONS[0], " " + QUESTIONS[1], QUESTIONS[0]]
+    shared = model.encode_questions(texts, asked, method="1st-gen", answers=False)
+    assert list(shared) == [QUESTIONS[0], " " + QUESTIONS[1]]
+    _assert_same(shared, _plain(model, texts, list(shared), "1st-gen", answers=False), answers=False)
+
+
+@pytest.mark.slow
+def test_embedded_model_gives_the_same_embeddings(converted_model_dir):
+    shared = InBedder(cache=False)
+    plain = InBedder(cache=False)
+    texts, questions = TEXTS[:3], QUESTIONS[:2]
+    for method in ("1st-gen", "avg-gen"):
+        _assert_same(shared.encode_questions(texts, questions, method=method), _plain(plain, texts, questions, method))

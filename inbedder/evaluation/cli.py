@@ -1,0 +1,207 @@
+"""``inbedder evaluate awareness|robustness|compare``: the paper's tests from the command line.
+
+Every run prints its tables and writes ``results.json`` (every figure and the run's parameters)
+and ``results.md`` (the tables) to ``--output-dir``. Heavy imports wait for the handler.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import shlex
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+
+from inbedder.cli import _add_model_options, _embedder
+from inbedder.errors import InBedderError
+
+DEFAULT_METHODS = "prompt,1st-gen,avg-gen,re-enc"
+
+EPILOG_AWARENESS = """examples:
+  inbedder evaluate awareness                              # 1st-gen of the embedded model, shipped sets
+  inbedder evaluate awareness --method avg-gen --tasks triplets,sts --limit 40
+  inbedder evaluate awareness --model facebook/opt-1.3b --adapter runs/my-adapter --data hub
+
+Tests (paper §3.2): triplets (IntentEmotion: harmonic mean of the intent and emotion success
+rates), sts (InstructSTS: Spearman of cosine vs 0/1 label), clustering (one corpus under two
+questions: harmonic mean of the two V-measures). The references `prompt` (sentence encoder on
+instruction + text) and `no-instruction` (same encoder, text alone) are added to every table."""
+
+EPILOG_ROBUSTNESS = """examples:
+  inbedder evaluate robustness --method 1st-gen
+  inbedder evaluate robustness --limit 64 --output-dir runs/robustness-quick
+  inbedder evaluate robustness --spec my_tasks.json   # same shape as data/eval/robustness_instructions.json
+
+Clusters each corpus under 10 correct, 10 implicit and 10 incorrect instructions (paper §3.3) and
+reports the mean V-measure of each set, Δci = correct − incorrect, Δii = implicit − incorrect and
+the strict forms min(correct/implicit) − max(incorrect). A spec's corpus may be a file next to it
+or a hub clustering set such as BrandonZYW/FeedbacksClustering (needs `pip install datasets`)."""
+
+EPILOG_COMPARE = """examples:
+  inbedder evaluate compare                                 # prompt,1st-gen,avg-gen,re-enc, every test
+  inbedder evaluate compare --methods 1st-gen,avg-gen --tasks triplets,sts --limit 40
+  inbedder evaluate compare --limit 64 --robustness-limit 48 --output-dir runs/quick
+  inbedder evaluate compare --models embedded,runs/my-merged-model --methods 1st-gen
+
+The paper's Table 1 shape: one row per method (and per model with --models) plus the references
+`prompt` and `no-instruction`, one column per test. Embeddings are cached on disk, so a second
+run with more methods only embeds what is new; an interrupted run resumes."""
+
+
+def register(commands) -> None:
+    """Add ``evaluate`` and its three subcommands to the ``inbedder`` command."""
+    evaluate = commands.add_parser(
+        "evaluate", help="measure how well an embedder follows instructions (paper §3.2–3.3)",
+        description="Instruction-awareness and instruction-robustness tests, with a comparison table.",
+    )
+    tests = evaluate.add_subparsers(dest="evaluate_command", required=True, metavar="TEST")
+
+    awareness = tests.add_parser(
+        "awareness", help="triplets, instruction STS and multi-labelling clustering for one method",
+        epilog=EPILOG_AWARENESS, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    awareness.add_argument("--tasks", default="all", help="all, or a comma list of: triplets,sts,clustering (default all)")
+    _add_data_option(awareness)
+    _add_run_options(awareness, limit_help="keep N triplets per criterion, N STS pairs and N clustering texts (seeded)")
+    _add_model_options(awareness)
+    awareness.set_defaults(handler=run_awareness)
+
+    robustness = tests.add_parser(
+        "robustness", help="clustering under correct, implicit and incorrect instructions for one method",
+        epilog=EPILOG_ROBUSTNESS, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _add_spec_option(robustness)
+    _add_run_options(robustness, limit_help="keep N texts of each corpus (seeded); each is embedded under 30 instructions")
+    _add_model_options(robustness)
+    robustness.set_defaults(handler=run_robustness)
+
+    compare = tests.add_parser(
+        "compare", help="every test for several methods (and models) plus references: the paper's Table 1",
+        epilog=EPILOG_COMPARE, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    compare.add_argument("--methods", default=DEFAULT_METHODS, help="comma list of encoding methods (default %(default)s)")
+    compare.add_argument("--models", help="comma list of models to compare ('embedded' = the default model); default: --model")
+    compare.add_argument("--tasks", default="all", help="all, or a comma list of: triplets,sts,clustering,robustness (default all)")
+    _add_data_option(compare)
+    _add_spec_option(compare)
+    _add_run_options(compare, limit_help="keep N triplets per criterion, N STS pairs and N corpus texts (seeded)")
+    compare.add_argument("--robustness-limit", type=int, metavar="N", help="texts per robustness corpus (default: --limit)")
+    _add_model_options(compare)
+    compare.set_defaults(handler=run_compare)
+
+
+def _add_data_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--data", default="shipped", choices=("shipped", "hub"),
+        help="shipped: the offline sets in data/eval and data/reviews.csv (default); hub: the paper's published "
+        "sets (BrandonZYW/IntentEmotion, InstructSTSB, NYTClustering; needs `pip install datasets` and network)",
+    )
+
+
+def _add_spec_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--spec", help="robustness tasks as JSON (default: the shipped data/eval/robustness_instructions.json)")
+
+
+def _add_run_options(parser: argparse.ArgumentParser, limit_help: str) -> None:
+    parser.add_argument("--limit", type=int, metavar="N", help=f"{limit_help}; for quick runs (default: full sets)")
+    parser.add_argument("--output-dir", "-o", help="where results.json and results.md go (default runs/evaluate-<test>-<time>/)")
+    parser.add_argument("--no-references", action="store_true", help="leave out the prompt and no-instruction reference rows")
+    parser.add_argument("--quiet", "-q", action="store_true", help="no progress bars or tables, errors only")
+
+
+# --------------------------------------------------------------------------- handlers
+def run_awareness(args: argparse.Namespace) -> None:
+    from inbedder.evaluation.suite import AWARENESS_TASKS, parse_tasks
+
+    tasks = parse_tasks(args.tasks, AWARENESS_TASKS)
+    _run(args, tasks, methods=[args.method] if args.method else None)
+
+
+def run_robustness(args: argparse.Namespace) -> None:
+    _run(args, ["robustness"], methods=[args.method] if args.method else None)
+
+
+def run_compare(args: argparse.Namespace) -> None:
+    from inbedder.embedder import METHODS
+    from inbedder.evaluation.suite import parse_tasks
+
+    if args.method:
+        raise InBedderError("compare takes --methods (a comma list), not --method")
+    methods = [name.strip() for name in args.methods.split(",") if name.strip()]
+    unknown = [name for name in methods if name not in METHODS]
+    if unknown or not methods:
+        raise InBedderError(f"--methods {args.methods!r}: unknown method(s) {', '.join(unknown) or '(none given)'}; "
+                            f"choose from: {', '.join(METHODS)}")
+    _run(args, parse_tasks(args.tasks), methods)
+
+
+def _run(args: argparse.Namespace, tasks: list[str], methods: list[str] | None) -> None:
+    from inbedder.evaluation.api import build_subjects, build_suite
+    from inbedder.evaluation.report import all_tables, write_run
+    from inbedder.evaluation.suite import run_suite
+
+    started = time.time()
+    output_dir = _output_dir(args)
+    suite = build_suite(
+        tasks, getattr(args, "data", "shipped"), getattr(args, "spec", None), args.limit,
+        getattr(args, "robustness_limit", None), args.seed,
+    )
+    models = _models(args)
+    methods = methods or [models[0].method]
+    subjects = build_subjects(models, methods, not args.no_references, args.batch_size, show_progress_bar=not args.quiet)
+    rows = run_suite(subjects, suite, show_progress_bar=not args.quiet)
+    record = {
+        "command": f"evaluate {args.evaluate_command}",
+        "command_line": _command_line(args),
+        "started": datetime.fromtimestamp(started).isoformat(timespec="seconds"),
+        "wall_seconds": round(time.time() - started, 1),
+        "model": ", ".join(model.loaded.name for model in models),
+        "tasks": tasks,
+        "parameters": {key: value for key, value in vars(args).items() if key != "handler"},
+        "data": suite.describe(),
+        "subjects": rows,
+        "environment": _environment(),
+    }
+    json_path, md_path = write_run(record, output_dir)
+    if not args.quiet:
+        print(all_tables(rows))
+        print(f"\nwall time {record['wall_seconds']:.0f} s; wrote {json_path} and {md_path}")
+
+
+def _models(args: argparse.Namespace) -> list:
+    names = [args.model]
+    if getattr(args, "models", None):
+        names = [None if name.strip() in ("embedded", "default") else name.strip() for name in args.models.split(",") if name.strip()]
+        if args.adapter and len(names) > 1:
+            raise InBedderError("--adapter with several --models is ambiguous; run compare once per adapter")
+    models = []
+    for name in names:
+        models.append(_embedder(argparse.Namespace(**{**vars(args), "model": name, "method": getattr(args, "method", None)})))
+    return models
+
+
+def _output_dir(args: argparse.Namespace) -> Path:
+    folder = Path(args.output_dir) if args.output_dir else Path("runs") / f"evaluate-{args.evaluate_command}-{datetime.now():%Y%m%d-%H%M%S}"
+    if folder.exists() and not folder.is_dir():
+        raise InBedderError(f"--output-dir {folder} is a file; give a folder")
+    return folder  # created when the results are written, so a failed run leaves nothing behind
+
+
+def _command_line(args: argparse.Namespace) -> str:
+    if Path(sys.argv[0]).name == "inbedder":
+        return shlex.join(["inbedder", *sys.argv[1:]])
+    return f"inbedder evaluate {args.evaluate_command} (called from Python: see parameters)"
+
+
+def _environment() -> dict:
+    import sklearn
+    import torch
+    import transformers
+
+    import inbedder
+
+    return {"inbedder": inbedder.__version__, "python": platform.python_version(), "torch": torch.__version__,
+            "transformers": transformers.__version__, "scikit-learn": sklearn.__version__,
+            "threads": torch.get_num_threads()}

@@ -1,0 +1,422 @@
+"""The InBedder explorer page: load texts, ask a question, see and compare the clusterings.
+
+Run with ``inbedder app`` or ``streamlit run app/explorer.py``. This module only lays out the
+page; the work is in the sibling modules of :mod:`inbedder.app`. Every problem the user can
+cause shows as one line in the page (``st.error``), never as a traceback.
+
+Query parameters prefill the controls (for links and the browser test), e.g.
+``?sample=1&question=What+is+the+sentiment%3F&k=2&limit=48&run=1`` (``k=auto`` for silhouette).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from inbedder.app import exports, figures, loading, pipeline, projection
+from inbedder.app.messages import duration, escape_markdown, for_page, shorten, unexpected
+from inbedder.errors import InBedderError
+from inbedder.io import Corpus
+
+logger = logging.getLogger("inbedder.app")
+
+NONE = "(none)"
+SAMPLE, UPLOAD = "Sample: 256 restaurant reviews", "Upload a file"
+DEFAULT_METHOD = "default (1st-gen; avg-gen for masked LMs)"
+
+
+@dataclass
+class Result:
+    """A finished clustering as the page keeps it between reruns."""
+
+    corpus_key: tuple
+    corpus: Corpus
+    clustering: pipeline.Clustering
+    projection: projection.Projection
+
+    def table(self) -> pd.DataFrame:
+        table = exports.per_text_table(
+            self.corpus, self.clustering.labels, self.clustering.answers, self.projection.coords
+        )
+        table.insert(0, "row", np.arange(len(table)))
+        return table
+
+
+# --------------------------------------------------------------------------- cached work
+@st.cache_resource(show_spinner="Loading the model (the first time converts it, about 30 s)…", max_entries=2)
+def _model(model: str, adapter: str, cache_folder: str):
+    """One model per (model, adapter, cache folder), shared by every tab of the browser."""
+    return pipeline.load_model(model, adapter)
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _inspect(name: str, data: bytes, encoding: str) -> loading.TableInfo:
+    return loading.inspect_upload(name, data, encoding)
+
+
+@st.cache_data(show_spinner="Reading the file…", max_entries=8)
+def _read_upload(name: str, data: bytes, encoding: str, text: str | None, label: str | None) -> Corpus:
+    return loading.read_upload(name, data, encoding, text, label)
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def _read_sample(label: str | None) -> Corpus:
+    return loading.read_sample(label)
+
+
+@st.cache_data(show_spinner="Drawing the map (UMAP)…", max_entries=16)
+def _project(embeddings: np.ndarray, limit: int, seed: int) -> projection.Projection:
+    return projection.project(embeddings, limit, seed)
+
+
+# --------------------------------------------------------------------------- sidebar
+DEFAULTS = {
+    "source": SAMPLE, "sample_label": loading.SAMPLE_LABEL_COLUMNS[0], "limit": 0,
+    "question": loading.SAMPLE_QUESTIONS[0], "k": 4, "k_auto": False,
+    "question2": loading.SAMPLE_QUESTIONS[1], "k2": 2, "k2_auto": False,
+}
+
+
+def _apply_query_params() -> bool:
+    """Prefill controls from the URL once per session; True when the URL asks to run.
+
+    Controls take their defaults from session state (not ``value=``), so a URL can set them.
+    """
+    for key, value in DEFAULTS.items():
+        st.session_state.setdefault(key, value)
+    if st.session_state.get("_query_applied"):
+        return False
+    st.session_state["_query_applied"] = True
+    query = st.query_params
+    if query.get("sample") in ("1", "true", "yes"):
+        st.session_state["source"] = SAMPLE
+    if "label" in query:
+        st.session_state["sample_label"] = query["label"] or NONE
+    if "question" in query:
+        st.session_state["question"] = query["question"]
+    if "question2" in query:
+        st.session_state["question2"] = query["question2"]
+    for name, target in (("k", "k"), ("k2", "k2")):
+        value = query.get(name)
+        if value == "auto":
+            st.session_state[f"{target}_auto"] = True
+        elif value and value.isdigit():
+            st.session_state[target] = max(2, int(value))
+            st.session_state[f"{target}_auto"] = False
+    if (query.get("limit") or "").isdigit():
+        st.session_state["limit"] = int(query["limit"])
+    return query.get("run") in ("1", "true", "yes")
+
+
+def _data_controls() -> tuple[Corpus, tuple] | None:
+    """The corpus the user chose (and a key identifying it), or None after showing why not."""
+    st.sidebar.header("1 · Data")
+    source = st.sidebar.radio("Texts", (SAMPLE, UPLOAD), key="source", label_visibility="collapsed")
+    if source == SAMPLE:
+        label = st.sidebar.selectbox(
+            "Label column (optional)", (NONE, *loading.SAMPLE_LABEL_COLUMNS), key="sample_label",
+            help="Gold labels, to score the clustering (V-measure) and show each cluster's make-up.",
+        )
+        label = None if label == NONE else label
+        corpus, key = _read_sample(label), ("sample", label)
+    else:
+        upload = st.sidebar.file_uploader(
+            f"CSV, TSV, JSONL, JSON, Parquet or TXT (one text per line), up to {loading.MAX_UPLOAD_MB} MB",
+            type=list(loading.UPLOAD_TYPES), key="upload",
+        )
+        if upload is None:
+            st.info("Upload a file in the sidebar, or pick the sample, to begin.")
+            return None
+        encoding = st.sidebar.selectbox("Encoding", loading.ENCODINGS, key="encoding")
+        data = upload.getvalue()
+        try:
+            info = _inspect(upload.name, data, encoding)
+            text = label = None
+            if info.columns:
+                text = st.sidebar.selectbox(
+                    "Text column", info.columns, key="upload_text",
+                    index=info.columns.index(info.text_default) if info.text_default in info.columns else 0,
+                )
+                options = (NONE, *[c for c in info.columns if c != text])
+                label = st.sidebar.selectbox(
+                    "Label column (optional)", options, key="upload_label",
+                    index=options.index(info.label_default) if info.label_default in options else 0,
+                )
+                label = None if label == NONE else label
+            corpus = _read_upload(upload.name, data, encoding, text, label)
+        except InBedderError as error:
+            st.error(for_page(error))
+            return None
+        key = ("upload", loading.digest(data), encoding, text, label)
+    limit = st.sidebar.number_input(
+        "Use the first N texts (0 = all)", min_value=0, step=16, key="limit",
+        help="A quick look at a big file; clustering a subset also keeps runs short on a CPU.",
+    )
+    limited = loading.first_rows(corpus, int(limit))
+    parts = [f"**{len(limited.texts):,}** texts"]
+    if len(limited.texts) < len(corpus.texts):
+        parts.append(f"of {len(corpus.texts):,}")
+    if corpus.skipped:
+        parts.append(f"· {corpus.skipped} empty row(s) skipped")
+    if corpus.labels is not None:
+        parts.append("· with labels")
+    st.sidebar.markdown(" ".join(parts), help=f"Source: {corpus.source}")
+    return limited, (*key, int(limit))
+
+
+def _question_controls() -> tuple[pipeline.RunParams, bool, bool]:
+    """The question, k, model and method; and whether Run or Stop was pressed."""
+    from inbedder.embedder import METHODS
+
+    st.sidebar.header("2 · Question")
+    question = st.sidebar.text_input(
+        "Your question about each text", key="question",
+        help="The model answers it for every text; texts with similar answers end up together.",
+    )
+    auto = st.sidebar.checkbox("Choose k automatically (silhouette, 2–10)", key="k_auto")
+    k = st.sidebar.number_input("Clusters (k)", min_value=2, max_value=200, key="k", disabled=auto)
+    with st.sidebar.expander("Model and method"):
+        model = st.text_input("Model (hub id or folder; empty: the embedded SmolLM2-135M-Instruct)", key="model")
+        adapter = st.text_input(
+            "LoRA adapter folder", key="adapter",
+            help="Empty: the shipped InBedder adapter for the embedded model, if installed; 'none': no adapter.",
+        )
+        method = st.selectbox("Method", (DEFAULT_METHOD, *METHODS), key="method",
+                              help="1st-gen (the default) reads the state that chooses the answer's first word.")
+    params = pipeline.RunParams(
+        question=" ".join(question.split()), k=None if auto else int(k),
+        method=None if method == DEFAULT_METHOD else method, model=model.strip() or None,
+        adapter=adapter.strip() or None,
+    )
+    left, right = st.sidebar.columns(2)
+    run = left.button("Run", type="primary", key="run", width="stretch")
+    stop = right.button("Stop", key="stop", width="stretch", help="Stops after the current batch; finished texts stay cached.")
+    return params, run, stop
+
+
+# --------------------------------------------------------------------------- running
+def _run(corpus: Corpus, corpus_key: tuple, params: pipeline.RunParams, slot: str) -> Result | None:
+    """Embed (with a progress bar and ETA) and cluster; errors show in the page and return None."""
+    bar = st.progress(0.0, text="Loading the model…")
+    try:
+        loading.check_clusterable(corpus, params.k)
+        pipeline.check_question(params.question)
+        from inbedder.models import cache_dir
+
+        model = _model(params.model or "", params.adapter or "", str(cache_dir()))
+
+        def progress(done: int, total: int, left: float | None) -> None:
+            eta = f" · about {duration(left)} left" if left is not None and done < total else ""
+            bar.progress(done / total, text=f"Embedding: {done:,} of {total:,} texts{eta}")
+
+        progress(0, len(set(corpus.texts)), None)
+        report = pipeline.embed(model, corpus.texts, params.question, params.method, progress)
+        bar.progress(1.0, text="Clustering and explaining…")
+        clustering = pipeline.cluster(model, corpus.texts, params, corpus.labels, corpus)
+        clustering.report = report
+        bar.progress(1.0, text="Drawing the map…")
+        mapped = _project(clustering.embeddings, projection.DISPLAY_LIMIT, params.seed)
+    except InBedderError as error:
+        bar.empty()
+        st.error(for_page(error))
+        return None
+    bar.empty()
+    result = Result(corpus_key, corpus, clustering, mapped)
+    st.session_state[slot] = result
+    return result
+
+
+# --------------------------------------------------------------------------- showing
+def _map(result: Result, key: str, height: int = 520) -> None:
+    """The map with click/lasso selection: the selected texts are listed under it."""
+    table = result.table()
+    names = figures.cluster_names(result.clustering.info)
+    event = st.plotly_chart(
+        figures.map_figure(table, names, height), key=key, on_select="rerun",
+        selection_mode=("points", "box", "lasso"), width="stretch",
+    )
+    st.caption(result.projection.note + " Hover for text and answer; click or lasso points to list them.")
+    rows = _selected_rows(event)
+    if rows:
+        st.markdown(f"**{len(rows)} selected text(s)**")
+        columns = [c for c in ("text", "cluster", "answer", "label") if c in table.columns]
+        st.dataframe(table.iloc[rows][columns], hide_index=True, width="stretch")
+
+
+def _selected_rows(event) -> list[int]:
+    try:
+        points = event["selection"]["points"]
+    except (KeyError, TypeError):
+        return []
+    rows = []
+    for point in points:
+        data = point.get("customdata")
+        if isinstance(data, (list, tuple)) and data:
+            rows.append(int(data[0]))
+        elif isinstance(data, (int, float)):
+            rows.append(int(data))
+    return sorted(set(rows))
+
+
+def _summary(result: Result) -> None:
+    clustering = result.clustering
+    if clustering.report is not None:
+        st.success(clustering.report.message)
+    columns = st.columns(4)
+    columns[0].metric("Texts", f"{len(result.corpus.texts):,}")
+    columns[1].metric("Clusters", clustering.k, help="chosen by silhouette" if clustering.silhouettes else None)
+    if clustering.v_measure is not None:
+        columns[2].metric("V-measure vs labels", f"{clustering.v_measure:.3f}")
+    if result.corpus.skipped:
+        columns[3].metric("Empty rows skipped", result.corpus.skipped)
+    if clustering.silhouettes:
+        tried = ", ".join(f"k={k}: {s:.2f}" for k, s in clustering.silhouettes.items())
+        st.caption(f"k chosen automatically: {clustering.k} has the best silhouette ({tried}).")
+
+
+def _cards(result: Result) -> None:
+    """One card per cluster: size, keyword bars, the texts nearest its centre with their answers."""
+    info = result.clustering.info
+    has_labels = "entropy" in info.columns
+    st.subheader("Clusters")
+    if has_labels:
+        st.caption("Ordered by label entropy: the purest cluster first.")
+        names = figures.cluster_names(info)
+        st.plotly_chart(
+            figures.composition_figure(result.clustering.composition, list(info["cluster"]), names),
+            key="composition", width="stretch",
+        )
+    columns = st.columns(2)
+    for position, row in enumerate(info.itertuples()):
+        with columns[position % 2].container(border=True, key=f"card_{row.cluster}"):
+            dot = f"<span style='color:{figures.colour(row.cluster)}'>●</span>"
+            st.markdown(f"{dot} **Cluster {row.cluster}** · {row.size:,} texts", unsafe_allow_html=True)
+            if has_labels and row.top_label is not None:
+                st.caption(f"Top label: {row.top_label} ({row.top_label_share:.0%}) · entropy {row.entropy:.2f}")
+            if len(row.keywords):
+                st.plotly_chart(
+                    figures.keyword_figure(row.keywords, row.keyword_scores, row.cluster),
+                    key=f"keywords_{row.cluster}", width="stretch", config={"displayModeBar": False},
+                )
+                st.markdown("Keywords: " + ", ".join(escape_markdown(k) for k in row.keywords))
+            else:
+                st.caption("No keywords: the answers in this cluster are all stopwords or empty.")
+            lines = [
+                f"- {escape_markdown(shorten(text, 240))}  \n  → *{escape_markdown(shorten(answer, 100)) or '(no answer)'}*"
+                for text, answer in zip(row.examples, row.example_answers)
+            ]
+            st.markdown("**Nearest the centre**\n\n" + "\n".join(lines))
+
+
+def _texts(result: Result) -> None:
+    query = st.text_input("Search texts and answers", key="search", placeholder="e.g. waiter")
+    table = result.table()
+    found = pipeline.search(table, query)
+    columns = [c for c in ("text", "cluster", "answer", "label", "id") if c in table.columns]
+    st.caption(f"{len(found):,} of {len(table):,} texts" + (f" contain “{query}”" if query.strip() else ""))
+    st.dataframe(found[columns], hide_index=True, width="stretch", height=480)
+
+
+def _compare(first: Result, corpus: Corpus, corpus_key: tuple, params: pipeline.RunParams) -> None:
+    """A second question on the same texts: two maps, and where each text went under each."""
+    st.markdown(f"Question 1: **{escape_markdown(first.clustering.params.question)}** (k = {first.clustering.k})")
+    question = st.text_input("Question 2", key="question2")
+    auto = st.checkbox("Choose k automatically", key="k2_auto")
+    k = st.number_input("Clusters for question 2", min_value=2, max_value=200, key="k2", disabled=auto)
+    second_params = pipeline.RunParams(
+        question=" ".join(question.split()), k=None if auto else int(k), method=params.method,
+        model=params.model, adapter=params.adapter, seed=params.seed,
+    )
+    if st.button("Compare", key="compare_run", type="primary"):
+        _run(corpus, corpus_key, second_params, "compare")
+    second: Result | None = st.session_state.get("compare")
+    if second is None or second.corpus_key != first.corpus_key:
+        st.caption("Ask a second question to see how it regroups the same texts.")
+        return
+    if second.clustering.report is not None:
+        st.caption(second.clustering.report.message)
+    left, right = st.columns(2)
+    with left:
+        st.markdown(f"**Q1** · {escape_markdown(first.clustering.params.question)}")
+        _map(first, "map_q1", 420)
+    with right:
+        st.markdown(f"**Q2** · {escape_markdown(second.clustering.params.question)}")
+        _map(second, "map_q2", 420)
+    from sklearn.metrics import adjusted_mutual_info_score
+
+    agreement = adjusted_mutual_info_score(first.clustering.labels, second.clustering.labels)
+    st.metric("Agreement of the two groupings (AMI; 0 = unrelated, 1 = same)", f"{agreement:.2f}")
+    table = pipeline.crosstab(first.clustering.labels, second.clustering.labels)
+    names_a, names_b = figures.cluster_names(first.clustering.info), figures.cluster_names(second.clustering.info)
+    st.plotly_chart(figures.sankey_figure(table, names_a, names_b), key="sankey", width="stretch")
+    st.plotly_chart(figures.crosstab_figure(table, names_a, names_b), key="crosstab", width="stretch")
+
+
+def _downloads(result: Result) -> None:
+    table = result.table().drop(columns="row")
+    stem = "inbedder-" + "".join(ch if ch.isalnum() else "-" for ch in result.clustering.params.question.lower())[:40].strip("-")
+    st.download_button("Per-text table (CSV)", exports.csv_bytes(table), f"{stem}.csv", "text/csv", key="dl_csv", on_click="ignore")
+    st.download_button("Per-text table (Parquet)", exports.parquet_bytes(table), f"{stem}.parquet",
+                       "application/octet-stream", key="dl_parquet", on_click="ignore")
+    st.download_button("Cluster summary (CSV)", exports.csv_bytes(exports.summary_table(result.clustering.info)),
+                       f"{stem}.clusters.csv", "text/csv", key="dl_summary", on_click="ignore")
+    record = result.clustering.record | {"map": {"method": result.projection.method, "drawn": int(len(result.projection.shown)),
+                                                 "display_limit": projection.DISPLAY_LIMIT}}
+    st.download_button("Run parameters (JSON)", exports.json_bytes(record), f"{stem}.run.json", "application/json",
+                       key="dl_params", on_click="ignore")
+    st.caption("x and y are the map position; they are empty for texts not drawn on a sampled map.")
+
+
+# --------------------------------------------------------------------------- page
+def main() -> None:
+    st.title("InBedder explorer")
+    st.caption("Cluster your texts by **your** question: a language model answers it for every text, "
+               "texts with similar answers are grouped, and the answers' keywords explain each group.")
+    autorun = _apply_query_params()
+    chosen = _data_controls()
+    params, run, stop = _question_controls()
+    if chosen is None:
+        return
+    corpus, corpus_key = chosen
+    result: Result | None = st.session_state.get("result")
+    if stop:
+        st.warning("Stopped. Texts embedded so far are cached: press Run to continue where it stopped.")
+    elif run or autorun:
+        result = _run(corpus, corpus_key, params, "result") or result
+    elif result is not None and result.corpus_key == corpus_key and params.same_embeddings(result.clustering.params) \
+            and params.k != result.clustering.params.k:
+        result = _run(corpus, corpus_key, params, "result") or result  # another k: cached, so instant
+    if result is None:
+        st.info("Type a question in the sidebar and press **Run**. "
+                f"Try “{loading.SAMPLE_QUESTIONS[0]}” (k = 4) or “{loading.SAMPLE_QUESTIONS[1]}” (k = 2).")
+        return
+    if result.corpus_key != corpus_key:
+        st.info("The data changed since the last run: press **Run** to cluster it.")
+        return
+    if result.clustering.params != params:
+        st.caption(f"Showing the last run: “{escape_markdown(result.clustering.params.question)}”. Press **Run** for the new settings.")
+    overview, texts, compare, download = st.tabs(["Map and clusters", "Texts", "Compare questions", "Export"])
+    with overview:
+        _summary(result)
+        _map(result, "map_main")
+        _cards(result)
+    with texts:
+        _texts(result)
+    with compare:
+        _compare(result, corpus, corpus_key, params)
+    with download:
+        _downloads(result)
+
+
+st.set_page_config(page_title="InBedder explorer", page_icon="🧭", layout="wide")
+try:
+    main()
+except InBedderError as error:
+    st.error(for_page(error))
+except Exception as error:  # noqa: BLE001 - the page shows one line; the terminal gets the traceback
+    logger.exception("explorer failed")
+    st.error(unexpected(error))

@@ -31,9 +31,17 @@ EPILOG_CLUSTER = """examples:
   inbedder cluster tickets.jsonl --instruction "What does the customer need?" --k 8 \\
       --label-column intent --output out/tickets.csv --embeddings out/tickets.npy
 
+  inbedder cluster reviews.csv --text-column review --k 4 \
+      --instruction "What is the review about?" --instruction "Is the customer happy?" -o out/r.csv
+
 Writes per-text rows (id, text, cluster, answer) to --output and the run's parameters,
 cluster keywords and scores beside it (<output>.run.json). Embeddings and answers are cached,
-so re-running with another --k is instant and an interrupted run resumes."""
+so re-running with another --k is instant and an interrupted run resumes.
+
+Several --instruction: each text's input is run through the model once for all questions
+(shared prefix cache), then each question is clustered and reported on its own; files get a
+suffix per question in the order given: out/r-q1.csv, out/r-q1.csv.run.json, out/r-q2.csv, …
+(and --embeddings e.npy gives e-q1.npy, e-q2.npy, …)."""
 
 EPILOG_EMBED = """example:
   inbedder embed news.txt --instruction "What is the topic?" --output news.npy
@@ -72,9 +80,14 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--no-cache", action="store_true", help="do not read or write the embedding cache")
 
 
-def _add_input_options(parser: argparse.ArgumentParser) -> None:
+def _add_input_options(parser: argparse.ArgumentParser, several: bool = False) -> None:
     parser.add_argument("input", help="texts: .csv .tsv .jsonl .json .parquet, or .txt with one text per line")
-    parser.add_argument("--instruction", "-i", required=True, help='the question to answer about each text, e.g. "What is the topic?"')
+    question = 'the question to answer about each text, e.g. "What is the topic?"'
+    if several:
+        parser.add_argument("--instruction", "-i", required=True, action="append",
+                            help=question + "; repeat it to cluster under several questions in one input pass")
+    else:
+        parser.add_argument("--instruction", "-i", required=True, help=question)
     parser.add_argument("--text-column", help="column holding the texts (default: 'text' or the only text column)")
     parser.add_argument("--id-column", help="column of ids to keep in the output (default: row number)")
     parser.add_argument("--encoding", default="utf-8", help="input file encoding (default %(default)s)")
@@ -92,7 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
         "cluster", help="cluster texts by the answer to a question and explain each cluster",
         epilog=EPILOG_CLUSTER, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    _add_input_options(cluster)
+    _add_input_options(cluster, several=True)
     cluster.add_argument("--k", type=int, default=6, help="number of clusters (default %(default)s)")
     cluster.add_argument("--label-column", help="gold labels: report V-measure and order clusters by purity")
     cluster.add_argument("--output", "-o", help="per-text results: .csv .tsv .jsonl or .parquet")
@@ -140,15 +153,43 @@ def _read(args: argparse.Namespace, label_column: str | None = None):
 
 
 def run_cluster(args: argparse.Namespace) -> None:
-    from inbedder.clustering import InstructionClusterer, check_k
-    from inbedder.io import write_embeddings, write_json, write_table
-    from inbedder.report import format_summary, per_text_frame, run_record
+    from inbedder.clustering import check_k
 
     started = time.time()
     _check_outputs(args.output, args.embeddings)
     corpus = _read(args, args.label_column)
     check_k(args.k, len(corpus.texts))
     model = _embedder(args)
+    instructions = list(dict.fromkeys(args.instruction))
+    if len(instructions) == 1:
+        args.instruction = instructions[0]
+        _cluster_one(args, model, corpus, started)
+        return
+    # one input pass for all questions; each question's clustering below then reads the cache
+    model.encode_questions(corpus.texts, instructions, args.method, args.batch_size, show_progress_bar=not args.quiet)
+    output, embeddings = args.output, args.embeddings
+    for number, instruction in enumerate(instructions, 1):
+        args.instruction = instruction
+        args.output = _numbered(output, number)
+        args.embeddings = _numbered(embeddings, number)
+        _cluster_one(args, model, corpus, started)
+        started = time.time()
+
+
+def _numbered(path: str | None, number: int) -> str | None:
+    """``out/r.csv`` -> ``out/r-q2.csv``: the file of the second question."""
+    if not path:
+        return path
+    named = Path(path)
+    return str(named.with_name(f"{named.stem}-q{number}{named.suffix}"))
+
+
+def _cluster_one(args: argparse.Namespace, model, corpus, started: float) -> None:
+    """Cluster, report and write the outputs for ``args.instruction`` (one question)."""
+    from inbedder.clustering import InstructionClusterer
+    from inbedder.io import write_embeddings, write_json, write_table
+    from inbedder.report import format_summary, per_text_frame, run_record
+
     clusterer = InstructionClusterer(
         model, args.instruction, args.k, args.method, args.batch_size, args.seed, show_progress_bar=not args.quiet
     ).fit(corpus.texts, corpus.labels)

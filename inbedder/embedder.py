@@ -414,18 +414,23 @@ class InBedder:
         return self.max_new_tokens if self.family == MASKED else 0
 
     def _length_batches(self, texts: list[str], instruction: str, batch_size: int, reserve: int):
-        """Prompts sorted by token length and grouped so that padding is minimal."""
-        prompts = [(text, self.prompts.ids(instruction, text, reserve)) for text in texts]
-        prompts.sort(key=lambda item: len(item[1]))
-        batch: list[tuple[str, list[int]]] = []
-        for item in prompts:
-            width = len(item[1]) + reserve
-            if batch and (len(batch) >= batch_size or (len(batch) + 1) * width > _TOKENS_PER_BATCH):
+        """Prompts sorted by token length and grouped so that padding is minimal.
+
+        Texts are tokenised and sorted one window of ``_WINDOW`` at a time, so a huge corpus
+        never holds all its token ids at once (memory stays flat; the cache takes the results).
+        """
+        for start in range(0, len(texts), _WINDOW):
+            prompts = [(text, self.prompts.ids(instruction, text, reserve)) for text in texts[start : start + _WINDOW]]
+            prompts.sort(key=lambda item: len(item[1]))
+            batch: list[tuple[str, list[int]]] = []
+            for item in prompts:
+                width = len(item[1]) + reserve
+                if batch and (len(batch) >= batch_size or (len(batch) + 1) * width > _TOKENS_PER_BATCH):
+                    yield batch
+                    batch = []
+                batch.append(item)
+            if batch:
                 yield batch
-                batch = []
-            batch.append(item)
-        if batch:
-            yield batch
 
     def _encode_batch(
         self, texts: list[str], batch: list[list[int]], instruction: str, method: str, answers: bool

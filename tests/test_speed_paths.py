@@ -6,7 +6,10 @@ Every test compares :meth:`InBedder.encode_questions` (shared prefix KV cache) w
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
+import pandas as pd
 import pytest
 
 import inbedder.embedder as embedder_module
@@ -131,3 +134,24 @@ def test_embedded_model_gives_the_same_embeddings(converted_model_dir):
     texts, questions = TEXTS[:3], QUESTIONS[:2]
     for method in ("1st-gen", "avg-gen"):
         _assert_same(shared.encode_questions(texts, questions, method=method), _plain(plain, texts, questions, method))
+
+
+def test_cluster_command_takes_several_questions(tiny_models, tmp_path):
+    from inbedder.cli import main
+
+    source = tmp_path / "reviews.txt"
+    source.write_text("\n".join(TEXTS) + "\n", encoding="utf-8")
+    common = [str(source), "--k", "2", "--model", tiny_models["llama"], "--template", "inbedder", "--max-new-tokens", "3",
+              "--quiet", "--answer-prefix", "none"]
+    both = ["cluster", *common, "--instruction", QUESTIONS[0], "--instruction", QUESTIONS[1],
+            "--output", str(tmp_path / "out.csv"), "--embeddings", str(tmp_path / "e.npy")]
+    assert main(both) == 0
+    alone = ["cluster", *common, "--instruction", QUESTIONS[1], "--output", str(tmp_path / "one.csv"),
+             "--embeddings", str(tmp_path / "one.npy"), "--no-cache"]
+    assert main(alone) == 0
+    for number, question in enumerate(QUESTIONS[:2], 1):
+        run = json.loads((tmp_path / f"out-q{number}.csv.run.json").read_text())
+        assert run["instruction"] == question
+        assert pd.read_csv(tmp_path / f"out-q{number}.csv")["text"].tolist() == TEXTS
+    np.testing.assert_allclose(np.load(tmp_path / "e-q2.npy"), np.load(tmp_path / "one.npy"), atol=1e-4)
+    assert not (tmp_path / "out.csv").exists()

@@ -1,0 +1,260 @@
+"""Throughput of InBedder's encoders: ours vs a reference-style `generate` path, and many questions on one input pass.
+
+Usage:
+    python bench/embed_throughput.py [--texts 512] [--batch-sizes 4,16] [--question-texts 48]
+                                     [--questions 30] [--memory-texts 20000]
+
+Prints Markdown tables (figures, not a test). The corpus is generated deterministically from
+data/qa/*.jsonl and data/reviews.csv: texts of 50–300 tokens (uniform), nothing downloaded.
+Every timed run starts from an empty in-memory cache; the answer prefix is fixed ("") so the
+timings measure encoding, not the one-off answer-prefix probe.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+DATA = Path(__file__).resolve().parent.parent / "data"
+QUESTION = "What is the main topic of this text?"
+
+
+# ----------------------------------------------------------------------------- corpus
+def source_passages() -> list[str]:
+    """Distinct passages from the shipped data, in file order."""
+    passages: list[str] = []
+    for path in sorted((DATA / "qa").glob("*.jsonl")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            passages.append(json.loads(line)["input"])
+    with open(DATA / "reviews.csv", encoding="utf-8") as handle:
+        passages += [row["review"] for row in csv.DictReader(handle)]
+    return list(dict.fromkeys(p.strip() for p in passages if p.strip()))
+
+
+def corpus(n: int, tokenizer, low: int = 50, high: int = 300) -> list[str]:
+    """``n`` distinct texts whose token counts spread evenly over [low, high] (deterministic)."""
+    passages = source_passages()
+    texts, cursor = [], 0
+    for i in range(n):
+        target = low + (i * 97) % (high - low + 1)
+        pieces, length = [], 0
+        while length < target:
+            passage = passages[cursor % len(passages)]
+            cursor += 1
+            pieces.append(passage)
+            length += len(tokenizer(passage, add_special_tokens=False)["input_ids"])
+        ids = tokenizer(" ".join(pieces), add_special_tokens=False)["input_ids"][:target]
+        texts.append(tokenizer.decode(ids).strip() + f" (#{i})")
+    return texts
+
+
+def robustness_questions(count: int) -> list[str]:
+    """The robustness set's paraphrases (correct, implicit, incorrect) of the aspect question."""
+    task = json.loads((DATA / "eval" / "robustness_instructions.json").read_text())["tasks"][0]
+    questions = task["correct"] + task["implicit"] + task["incorrect"]
+    return questions[:count]
+
+
+# ----------------------------------------------------------------------------- machine
+def matmul_gflops(size: int = 1536, repeats: int = 4) -> float:
+    """Measured fp32 matmul rate of this machine (best of a few runs)."""
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    a @ b
+    best = float("inf")
+    for _ in range(3):
+        started = time.perf_counter()
+        for _ in range(repeats):
+            a @ b
+        best = min(best, time.perf_counter() - started)
+    return 2 * size**3 * repeats / best / 1e9
+
+
+def non_embedding_parameters(model) -> int:
+    embedding = model.get_input_embeddings().weight
+    return sum(p.numel() for p in model.parameters() if p is not embedding)
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+# ----------------------------------------------------------------------------- paths
+def fresh(embedder):
+    """Forget cached results so every timed run computes everything."""
+    embedder.cache = type(embedder.cache)(":memory:")
+    return embedder
+
+
+def time_ours(embedder, texts, method, batch_size) -> float:
+    fresh(embedder)
+    started = time.perf_counter()
+    embedder.encode(texts, QUESTION, method=method, batch_size=batch_size, show_progress_bar=False)
+    return time.perf_counter() - started
+
+
+@torch.no_grad()
+def time_reference(embedder, texts, method, batch_size) -> float:
+    """The paper's style: `generate` with every layer's hidden states, pooled afterwards.
+
+    Same prompts (token ids) as ours; batches in input order, left-padded by the tokenizer.
+    """
+    model, tokenizer = embedder.loaded.model, embedder.loaded.tokenizer
+    tokenizer.padding_side = "left"
+    new_tokens = 1 if method == "1st-gen" else embedder.max_new_tokens
+    started = time.perf_counter()
+    for start in range(0, len(texts), batch_size):
+        ids = [embedder.prompts.ids(QUESTION, text) for text in texts[start : start + batch_size]]
+        inputs = tokenizer.pad({"input_ids": ids}, return_tensors="pt").to(model.device)
+        out = model.generate(
+            **inputs, max_new_tokens=new_tokens, min_new_tokens=new_tokens, do_sample=False,
+            output_hidden_states=True, return_dict_in_generate=True, pad_token_id=tokenizer.pad_token_id,
+        )
+        if method == "1st-gen":
+            vectors = out.hidden_states[0][-1][:, -1]
+        else:
+            vectors = torch.stack([step[-1][:, -1] for step in out.hidden_states], 1).mean(1)
+        vectors.cpu().numpy()
+    return time.perf_counter() - started
+
+
+def prompt_tokens(embedder, texts) -> int:
+    return sum(len(embedder.prompts.ids(QUESTION, text)) for text in texts)
+
+
+# ----------------------------------------------------------------------------- sections
+def section_methods(embedder, texts, batch_sizes, methods, peak_gflops) -> None:
+    tokens = prompt_tokens(embedder, texts)
+    params = non_embedding_parameters(embedder.loaded.model)
+    print(f"\n### Methods ({len(texts)} texts, {tokens} prompt tokens, median "
+          f"{statistics.median(len(embedder.prompts.ids(QUESTION, t)) for t in texts):.0f})\n")
+    print("| method | batch | ours texts/s | ours tokens/s | reference texts/s | speed-up | ours GFLOP/s (% of matmul) |")
+    print("|---|---|---|---|---|---|---|")
+    for method in methods:
+        for batch_size in batch_sizes if method in {"1st-gen", "avg-gen"} else batch_sizes[-1:]:
+            ours = time_ours(embedder, texts, method, batch_size)
+            reference = time_reference(embedder, texts, method, batch_size) if method in {"1st-gen", "avg-gen"} else None
+            flops = ""
+            if method == "1st-gen":
+                rate = 2 * params * tokens / ours / 1e9
+                flops = f"{rate:.1f} ({100 * rate / peak_gflops:.0f} %)"
+            ref = f"{len(texts) / reference:.2f}" if reference else "–"
+            gain = f"{reference / ours:.2f}×" if reference else "–"
+            print(f"| {method} | {batch_size} | {len(texts) / ours:.2f} | {tokens / ours:.0f} | {ref} | {gain} | {flops} |", flush=True)
+
+
+def section_questions(embedder, texts, questions, batch_size) -> None:
+    """One corpus under 1, 4 and N questions: shared input pass vs one pass per question, by length."""
+    lengths = [len(embedder.prompts.ids(QUESTION, text)) for text in texts]
+    order = sorted(range(len(texts)), key=lambda i: lengths[i])
+    bins = [order[i * len(order) // 3 : (i + 1) * len(order) // 3] for i in range(3)]
+
+    def shared(subset, asked):
+        fresh(embedder)
+        started = time.perf_counter()
+        embedder.encode_questions(subset, asked, method="1st-gen", batch_size=batch_size, show_progress_bar=False, answers=False)
+        return time.perf_counter() - started
+
+    def independent(subset, asked):
+        fresh(embedder)
+        started = time.perf_counter()
+        for question in asked:
+            embedder.encode_with_answers(subset, question, method="1st-gen", batch_size=batch_size, show_progress_bar=False, answers=False)
+        return time.perf_counter() - started
+
+    print(f"\n### Many questions, one input pass (1st-gen, {len(texts)} texts, median {statistics.median(lengths):.0f} prompt tokens)\n")
+    one = independent(texts, questions[:1])
+    four = shared(texts, questions[:4])
+    print(f"- 1 question: {one:.1f} s; 4 questions shared: {four:.1f} s = **{four / one:.2f}× one question** (target ≤ 1.6×)")
+    print(f"\n| text length (prompt tokens) | texts | {len(questions)} questions shared (s) | {len(questions)} independent passes (s) | speed-up |")
+    print("|---|---|---|---|---|")
+    total_shared = total_independent = 0.0
+    for members in bins:
+        subset = [texts[i] for i in members]
+        span = f"{lengths[members[0]]}–{lengths[members[-1]]}"
+        fast, slow = shared(subset, questions), independent(subset, questions)
+        total_shared += fast
+        total_independent += slow
+        print(f"| {span} | {len(subset)} | {fast:.1f} | {slow:.1f} | {slow / fast:.2f}× |", flush=True)
+    print(f"| all | {len(texts)} | {total_shared:.1f} | {total_independent:.1f} | **{total_independent / total_shared:.2f}×** |")
+
+
+def memory_run(n: int) -> None:
+    """Child process: embed ``n`` texts with a 2-layer random llama sharing the real tokenizer; print peak RSS."""
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    from inbedder import InBedder
+    from inbedder.models import embedded_generator_dir
+
+    tokenizer = AutoTokenizer.from_pretrained(embedded_generator_dir())
+    with tempfile.TemporaryDirectory() as folder:
+        torch.manual_seed(0)
+        tiny = LlamaForCausalLM(LlamaConfig(
+            vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
+            num_key_value_heads=2, pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
+        ))
+        tiny.save_pretrained(folder)
+        tokenizer.save_pretrained(folder)
+        texts = corpus(n, tokenizer)
+        embedder = InBedder(folder, template="chat-brief", answer_prefix="", cache=Path(folder) / "cache.sqlite", device="cpu")
+        before = peak_rss_mb()
+        started = time.perf_counter()
+        embedder.encode_questions(texts, [QUESTION, "Who is speaking?"], method="1st-gen", batch_size=32, show_progress_bar=False, answers=False)
+        print(json.dumps({"texts": n, "seconds": time.perf_counter() - started, "rss_before_mb": before, "peak_rss_mb": peak_rss_mb()}))
+
+
+def section_memory(sizes: list[int]) -> None:
+    print("\n### Memory (pipeline with a 2-layer random llama and the real tokenizer, 2 questions, on-disk cache)\n")
+    print("| texts | seconds | peak RSS before encoding (MB) | peak RSS (MB) |")
+    print("|---|---|---|---|")
+    for n in sizes:
+        line = subprocess.run([sys.executable, __file__, "--memory-run", str(n)], capture_output=True, text=True, check=True).stdout
+        row = json.loads(line.strip().splitlines()[-1])
+        print(f"| {n} | {row['seconds']:.0f} | {row['rss_before_mb']:.0f} | {row['peak_rss_mb']:.0f} |", flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--texts", type=int, default=512, help="texts for the per-method table (default %(default)s)")
+    parser.add_argument("--batch-sizes", default="4,16", help="batch sizes for 1st-gen/avg-gen vs reference")
+    parser.add_argument("--methods", default="1st-gen,avg-gen,last-gen,avg-ppt,avg-all,re-enc,prompt")
+    parser.add_argument("--question-texts", type=int, default=512, help="texts for the many-questions table")
+    parser.add_argument("--questions", type=int, default=30, help="questions in the robustness-style run")
+    parser.add_argument("--memory-texts", default="", help="e.g. 1000,20000: pipeline peak RSS at these corpus sizes")
+    parser.add_argument("--skip", default="", help="comma list of sections to skip: methods,questions")
+    parser.add_argument("--memory-run", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.memory_run:
+        memory_run(args.memory_run)
+        return
+    from inbedder import InBedder
+
+    embedder = InBedder(answer_prefix="", cache=False)
+    model = embedder.loaded.model
+    peak = matmul_gflops()
+    print(f"device: {model.device}, torch threads: {torch.get_num_threads()}, model: {embedder.loaded.name}, "
+          f"non-embedding parameters: {non_embedding_parameters(model) / 1e6:.1f} M, template: {embedder.template}")
+    print(f"measured fp32 matmul rate: {peak:.1f} GFLOP/s")
+    texts = corpus(max(args.texts, args.question_texts), embedder.loaded.tokenizer)
+    skip = set(args.skip.split(","))
+    if "methods" not in skip:
+        section_methods(embedder, texts[: args.texts], [int(b) for b in args.batch_sizes.split(",")], args.methods.split(","), peak)
+    if "questions" not in skip:
+        section_questions(embedder, texts[: args.question_texts], robustness_questions(args.questions), 16)
+    if args.memory_texts:
+        section_memory([int(n) for n in args.memory_texts.split(",")])
+    print(f"\nmatmul rate re-measured at the end: {matmul_gflops():.1f} GFLOP/s; peak RSS of this process: {peak_rss_mb():.0f} MB")
+
+
+if __name__ == "__main__":
+    main()

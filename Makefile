@@ -21,6 +21,7 @@ demo: setup
 	$(VENV)/bin/inbedder demo
 
 test: setup
+	command -v chromium >/dev/null || (apt-get install -y chromium >/dev/null 2>&1 || true)  # browser test of the explorer; skipped without it
 	$(PY) -m pytest -q
 
 clean:

@@ -16,6 +16,7 @@ from plotly.colors import qualitative
 from inbedder.app.messages import hover_text, shorten
 
 PALETTE = qualitative.Plotly + qualitative.Dark24
+LABEL_PALETTE = qualitative.Set2 + qualitative.Pastel2  # gold labels: muted, unlike cluster colours
 WEBGL_FROM = 3000  # SVG markers are crisper, WebGL keeps large maps responsive
 
 
@@ -79,8 +80,9 @@ def composition_figure(composition: pd.DataFrame, order: Sequence[int], names: M
     """Stacked bars: the gold labels inside each cluster, clusters in the given order (purest first)."""
     rows = [c for c in order if c in composition.index]
     figure = go.Figure()
-    for label in composition.columns:
+    for position, label in enumerate(composition.columns):
         figure.add_trace(go.Bar(
+            marker_color=LABEL_PALETTE[position % len(LABEL_PALETTE)],
             y=[names.get(int(c), f"C{c}") for c in rows], x=composition.loc[rows, label].tolist(),
             name=str(label), orientation="h",
         ))

@@ -90,6 +90,20 @@ def load_model(model: str | None = None, adapter: str | None = None):
     return InBedder(model or None, adapter or None)
 
 
+def _own_cache_connection(model) -> None:
+    """Give the model a cache connection opened in this thread.
+
+    SQLite connections may only be used by the thread that opened them, and Streamlit runs
+    every rerun of the page in a thread of its own, while the model is shared between reruns.
+    Call with the model lock held.
+    """
+    from inbedder.cache import EmbeddingCache
+
+    if getattr(model, "_app_cache_thread", None) != threading.get_ident():
+        model.cache = EmbeddingCache(model.cache.path)
+        model._app_cache_thread = threading.get_ident()
+
+
 def check_question(question: str) -> str:
     question = " ".join((question or "").split())
     if not question:
@@ -131,6 +145,7 @@ def embed(
     started = time.perf_counter()
     computed, compute_seconds = 0, 0.0
     with _MODEL_LOCK:
+        _own_cache_connection(model)
         method = model.check_method(method or model.method)
         prefix = model.resolve_answer_prefix(unique, question)
         with _fixed_answer_prefix(model, prefix):
@@ -189,6 +204,7 @@ def cluster(
     question = check_question(params.question)
     started = time.perf_counter()
     with _MODEL_LOCK:
+        _own_cache_connection(model)
         method = model.check_method(params.method or model.method)
         silhouettes: dict[int, float] = {}
         k = params.k

@@ -151,23 +151,28 @@ def _run(args: argparse.Namespace, tasks: list[str], methods: list[str] | None) 
     models = _models(args)
     methods = methods or [models[0].method]
     subjects = build_subjects(models, methods, not args.no_references, args.batch_size, show_progress_bar=not args.quiet)
-    rows = run_suite(subjects, suite, show_progress_bar=not args.quiet)
-    record = {
-        "command": f"evaluate {args.evaluate_command}",
-        "command_line": _command_line(args),
-        "started": datetime.fromtimestamp(started).isoformat(timespec="seconds"),
-        "wall_seconds": round(time.time() - started, 1),
-        "model": ", ".join(model.loaded.name for model in models),
-        "tasks": tasks,
-        "parameters": {key: value for key, value in vars(args).items() if key != "handler"},
-        "data": suite.describe(),
-        "subjects": rows,
-        "environment": _environment(),
-    }
-    json_path, md_path = write_run(record, output_dir)
+
+    def record(rows: list[dict], complete: bool) -> dict:
+        return {
+            "command": f"evaluate {args.evaluate_command}",
+            "command_line": _command_line(args),
+            "complete": complete,  # False while a long run is still going: the rows so far
+            "started": datetime.fromtimestamp(started).isoformat(timespec="seconds"),
+            "wall_seconds": round(time.time() - started, 1),
+            "model": ", ".join(model.loaded.name for model in models),
+            "tasks": tasks,
+            "parameters": {key: value for key, value in vars(args).items() if key != "handler"},
+            "data": suite.describe(),
+            "subjects": rows,
+            "environment": _environment(),
+        }
+
+    rows = run_suite(subjects, suite, not args.quiet, on_row=lambda so_far: write_run(record(so_far, False), output_dir))
+    final = record(rows, True)
+    json_path, md_path = write_run(final, output_dir)
     if not args.quiet:
         print(all_tables(rows))
-        print(f"\nwall time {record['wall_seconds']:.0f} s; wrote {json_path} and {md_path}")
+        print(f"\nwall time {final['wall_seconds']:.0f} s; wrote {json_path} and {md_path}")
 
 
 def _models(args: argparse.Namespace) -> list:

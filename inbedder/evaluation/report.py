@@ -116,7 +116,8 @@ def markdown_report(record: dict[str, Any]) -> str:
     lines = [
         f"# InBedder evaluation: {record['command']}", "",
         f"- command: `{record['command_line']}`",
-        f"- started: {record['started']}; wall time: {record['wall_seconds']:.0f} s",
+        f"- started: {record['started']}; wall time: {record['wall_seconds']:.0f} s"
+        + ("" if record.get("complete", True) else " so far (**incomplete**: the run is still going or was stopped)"),
         f"- model: {record.get('model') or 'embedded SmolLM2-135M-Instruct'}; adapter: {parameters.get('adapter') or 'none'}",
         f"- seed: {parameters.get('seed')}; limit: {parameters.get('limit') or 'none (full sets)'}",
     ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -92,10 +92,18 @@ def evaluate_subject(subject: Subject, suite: Suite, bar: tqdm | None = None) ->
     return row
 
 
-def run_suite(subjects: Sequence[Subject], suite: Suite, show_progress_bar: bool = True) -> list[dict]:
-    """One row per subject, in the given order."""
+def run_suite(
+    subjects: Sequence[Subject], suite: Suite, show_progress_bar: bool = True,
+    on_row: Callable[[list[dict]], None] | None = None,
+) -> list[dict]:
+    """One row per subject, in the given order; ``on_row(rows_so_far)`` after each (to save partial runs)."""
     if not suite.tasks:
         raise InBedderError("no test to run: every test's data is missing")
     steps = len([name for name in suite.tasks if name != "robustness"]) + len(suite.robustness)
+    rows: list[dict] = []
     with tqdm(total=steps * len(subjects), unit="test", disable=not show_progress_bar) as bar:
-        return [evaluate_subject(subject, suite, bar) for subject in subjects]
+        for subject in subjects:
+            rows.append(evaluate_subject(subject, suite, bar))
+            if on_row is not None:
+                on_row(rows)
+    return rows

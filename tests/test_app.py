@@ -255,6 +255,18 @@ def test_page_clusters_the_sample_then_reclusters_another_k_from_the_cache(page_
     app.text_input(key="search").set_value("service").run()
     assert any("contain “service”" in caption for caption in _texts(app.caption))
 
+    app.button(key="compare_run").click().run()  # the second question of the sample, k = 2
+    assert not app.exception and not app.error, _texts(app.error)
+    assert any(metric.label.startswith("Agreement of the two groupings") for metric in app.metric)
+    assert len([text for text in _texts(app.caption) if text.startswith("UMAP map of all 24 texts")]) == 3
+    app.checkbox(key="k_auto").check().run()
+    assert any(text.startswith("k chosen automatically") for text in _texts(app.caption))
+    assert [button.proto.label for button in app.get("download_button")] == [
+        "Per-text table (CSV)", "Per-text table (Parquet)", "Cluster summary (CSV)", "Run parameters (JSON)"
+    ]
+    assert _rows(page_cache) - rows in (ROWS, ROWS + 1)  # only question 2 was embedded (+ its answer-prefix probe)
+    app.checkbox(key="k_auto").uncheck().run()
+
     app.number_input(key="k").set_value(30).run()
     assert [message for message in _texts(app.error)] == [
         "k = 30 is larger than the number of texts (24); lower k or use more rows"

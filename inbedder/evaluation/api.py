@@ -51,7 +51,7 @@ def build_subjects(
     batch_size: int = 16,
     show_progress_bar: bool = False,
 ) -> list[Subject]:
-    """A subject per (model, method), then the references: ``prompt`` and ``no-instruction``.
+    """The references ``prompt`` and ``no-instruction`` (cheap, so first), then a subject per (model, method).
 
     ``prompt`` is a reference, so it appears once (with the first model's sentence encoder) even
     when listed among ``methods``; with several models, rows are named ``<model>:<method>``.
@@ -64,15 +64,16 @@ def build_subjects(
         for method in methods:
             model.check_method(method)
     several = len(models) > 1
-    subjects: list[Subject] = [
-        MethodSubject(model, method, batch_size, show_progress_bar, name=f"{model.loaded.name}:{method}" if several else method)
-        for model in models for method in methods if method != PROMPT_METHOD
-    ]
+    subjects: list[Subject] = []
     if references or PROMPT_METHOD in methods:
         subjects.append(MethodSubject(models[0], PROMPT_METHOD, batch_size, show_progress_bar))
     if references:
         first = models[0]
         subjects.append(NoInstruction(first.sentence_encoder_name, str(first.loaded.model.device)))
+    subjects += [
+        MethodSubject(model, method, batch_size, show_progress_bar, name=f"{model.loaded.name}:{method}" if several else method)
+        for model in models for method in methods if method != PROMPT_METHOD
+    ]
     return subjects
 
 

@@ -17,7 +17,7 @@ from pathlib import Path, PurePath
 
 from inbedder.app.messages import for_page
 from inbedder.errors import InBedderError
-from inbedder.io import Corpus, read_corpus, read_table
+from inbedder.io import Corpus, is_number, read_corpus, read_table
 
 MAX_UPLOAD_MB = 32  # larger files: `inbedder cluster` has no limit and shows the same results
 UPLOAD_TYPES = ("csv", "tsv", "jsonl", "ndjson", "json", "parquet", "txt")
@@ -104,18 +104,10 @@ def _text_columns(frame) -> dict[str, float]:
     found = {}
     for column in frame.columns:
         cells = [v for v in frame[column].dropna() if isinstance(v, str) and v.strip()]
-        words = [v for v in cells if not _is_number(v)]
+        words = [v for v in cells if not is_number(v)]
         if words:
             found[str(column)] = sum(map(len, words)) / len(words)
     return found
-
-
-def _is_number(value: str) -> bool:
-    try:
-        float(value)
-    except ValueError:
-        return False
-    return True
 
 
 def read_upload(

@@ -300,12 +300,13 @@ def _names(columns: pd.Index) -> str:
 def _is_text_like(series: pd.Series) -> bool:
     """A column is text if some cell is a string that is not a number (CSV reads all as str)."""
     return any(
-        isinstance(value, str) and value.strip() and not _is_number(value)
+        isinstance(value, str) and value.strip() and not is_number(value)
         for value in series.dropna()
     )
 
 
-def _is_number(value: str) -> bool:
+def is_number(value: str) -> bool:
+    """Whether a cell read as text is really a number (CSV cells all arrive as strings)."""
     try:
         float(value)
     except ValueError:

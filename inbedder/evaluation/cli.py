@@ -160,6 +160,7 @@ def _run(args: argparse.Namespace, tasks: list[str], methods: list[str] | None) 
             "started": datetime.fromtimestamp(started).isoformat(timespec="seconds"),
             "wall_seconds": round(time.time() - started, 1),
             "model": ", ".join(model.loaded.name for model in models),
+            "adapter": ", ".join(model.loaded.adapter or "none" for model in models),  # as resolved: shipped default included
             "tasks": tasks,
             "parameters": {key: value for key, value in vars(args).items() if key != "handler"},
             "data": suite.describe(),

@@ -78,6 +78,9 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--device", help="cpu or cuda (default: cuda when present)")
     group.add_argument("--seed", type=int, default=0, help="seed for k-means and sampling (default %(default)s)")
     group.add_argument("--no-cache", action="store_true", help="do not read or write the embedding cache")
+    group.add_argument("--compile", action="store_true",
+                       help="torch.compile the prompt pass of causal LMs: ~20%% faster after a one-off 1-3 min compile; "
+                            "worth it from a few thousand texts")
 
 
 def _add_input_options(parser: argparse.ArgumentParser, several: bool = False) -> None:
@@ -140,6 +143,7 @@ def _embedder(args: argparse.Namespace):
         answer_prefix="" if args.answer_prefix == "none" else args.answer_prefix,
         samples=args.samples, temperature=args.temperature, sentence_encoder=args.sentence_encoder,
         device=args.device, cache=False if args.no_cache else None, seed=args.seed,
+        compile=getattr(args, "compile", False),
     )
 
 

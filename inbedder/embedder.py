@@ -20,7 +20,9 @@ from tqdm.auto import tqdm
 from inbedder.answer_prefix import PROBE_TOKENS, evenly_spaced, shared_opening
 from inbedder.cache import EmbeddingCache, settings_key
 from inbedder.encoders.causal import run_causal
+from inbedder.encoders.compiled import compile_prompt_pass
 from inbedder.encoders.masked import MASKED_METHODS, add_mask_slots, run_masked
+from inbedder.encoders.sampling import RowSampler
 from inbedder.encoders.shared_prefix import TextPrompts, prefix_batches, run_shared_prefix
 from inbedder.encoders.seq2seq import SEQ2SEQ_METHODS, run_seq2seq
 from inbedder.encoders.states import DIRECT_METHODS, AnswerStates, pool
@@ -77,6 +79,8 @@ class InBedder:
             state choosing the first content word (see :mod:`inbedder.answer_prefix`); "" for
             none; any other string is used as is.
         samples, temperature: answers sampled per text for re-enc.
+        compile: run causal prompt passes through ``torch.compile`` (about 20 % faster on CPU
+            after a one-off compile of one to three minutes: worth it from a few thousand texts).
         cache: on-disk cache file; None for the default under the cache dir, False for none.
     """
 
@@ -98,9 +102,14 @@ class InBedder:
         device: str | None = None,
         cache: str | Path | bool | None = None,
         seed: int = 0,
+        compile: bool = False,
     ):
         self.loaded: LoadedModel = load_generator(model, resolve_adapter(model, adapter), device)
         self.adapter_metadata = adapter_metadata(self.loaded.adapter)
+        if compile:
+            if self.loaded.family != CAUSAL:
+                raise InBedderError(f"--compile speeds up causal LMs only; {self.loaded.name} is a {self.loaded.family} model: drop --compile")
+            compile_prompt_pass(self.loaded.model)
         self.template = self._pick_template(template)
         self.method = self.check_method(method or self.methods[0])
         if max_length < 16:
@@ -172,7 +181,8 @@ class InBedder:
         if method in SENTENCE_METHODS:
             settings["sentence_encoder"] = self.sentence_encoder_name or "embedded:all-MiniLM-L6-v2"
         if method == "re-enc":
-            settings.update(samples=self.samples, temperature=self.temperature, seed=self.seed)
+            # "sampler": draws are seeded per (text, question, sample), so they do not depend on the batch
+            settings.update(samples=self.samples, temperature=self.temperature, seed=self.seed, sampler="per-row")
         return settings
 
     # ----------------------------------------------------------------- public API
@@ -292,12 +302,12 @@ class InBedder:
     def _shares_prefixes(self, method: str, answers: bool, instructions: list[str]) -> bool:
         """Whether the shared-prefix path applies: several questions, a causal LM, deterministic answers.
 
-        re-enc samples its answers (the draws depend on the batch layout), and prompt without
-        answers never runs the LM, so both keep the per-question path.
+        re-enc's draws are seeded per row, so they are the same in either layout. prompt without
+        answers never runs the LM and keeps the per-question path.
         """
         if len(instructions) < 2 or self.family != CAUSAL:
             return False
-        return method in DIRECT_METHODS or (method == "prompt" and answers)
+        return method in DIRECT_METHODS or method == "re-enc" or (method == "prompt" and answers)
 
     def _answer_prefixes(self, texts: list[str], questions: list[str]) -> dict[str, str]:
         """The answer prefix of every question; the probes of uncached ones share one input pass."""
@@ -334,14 +344,25 @@ class InBedder:
         """Embed every pending (text, question) pair with one prefix pass per text; cache each chunk."""
         generate = method in _GENERATING or answers
         filtered = self.filter_answer_words and method in {"avg-gen", "last-gen", "avg-all"}
+        samples = self.samples if method == "re-enc" else 1
         for batch in self._shared_batches(pending, prefixes, batch_size):
+
+            def sampler_for(pairs: list[tuple[int, int]]) -> RowSampler | None:
+                return self._sampler([(batch[t][1][q], batch[t][0]) for t, q in pairs]) if method == "re-enc" else None
+
             chunked = run_shared_prefix(
                 self.loaded.model, [group for _, _, group in batch], self.loaded.tokenizer.pad_token_id,
                 self._stop_ids(), self.max_new_tokens if generate else 0, self.layer,
                 need_prompt=method in {"avg-ppt", "avg-all"}, max_tokens=_TOKENS_PER_BATCH,
+                samples=samples, sampler_for=sampler_for,
             )
             for pairs, states in chunked:
                 rows = [(batch[t][0], batch[t][1][q]) for t, q in pairs]
+                if method == "re-enc":
+                    vectors, replies = self._reencode(states, len(rows), answers)
+                    self.cache.put((keys[q][text], vector, reply) for (text, q), vector, reply in zip(rows, vectors, replies))
+                    bar.update(len(rows))
+                    continue
                 replies = self._decode(states) if answers else [None] * len(rows)
                 if method == "prompt":
                     vectors = self._sentence_vectors([f"{question} {text}" for text, question in rows])
@@ -440,10 +461,9 @@ class InBedder:
             replies = self._decode(self._run(batch, greedy_tokens=self.max_new_tokens)) if answers else [None] * len(texts)
             return list(vectors), replies
         if method == "re-enc":
-            states = self._run(batch, greedy_tokens=self.max_new_tokens, samples=self.samples)
-            sampled = self._decode(states)
-            vectors = self._sentence_vectors(sampled).reshape(len(batch), self.samples, -1).mean(1)
-            return list(vectors), sampled[:: self.samples]
+            sampler = self._sampler([(instruction, text) for text in texts])
+            states = self._run(batch, greedy_tokens=self.max_new_tokens, samples=self.samples, sampler=sampler)
+            return self._reencode(states, len(batch), answers)
         generate = method in _GENERATING or answers
         states = self._run(batch, greedy_tokens=self.max_new_tokens if generate else 0, need_prompt=method in {"avg-ppt", "avg-all"})
         replies = self._decode(states) if answers else [None] * len(texts)
@@ -452,7 +472,22 @@ class InBedder:
         vectors = pool(states, method).float().cpu().numpy()
         return list(vectors), replies
 
-    def _run(self, batch: list[list[int]], greedy_tokens: int, need_prompt: bool = False, samples: int = 1) -> AnswerStates:
+    def _sampler(self, rows: list[tuple[str, str]]) -> RowSampler | None:
+        """Generators for re-enc's sampled answers of (question, text) ``rows``; None when decoding is greedy."""
+        if self.temperature <= 0 or self.samples < 2:
+            return None
+        return RowSampler.for_rows(self.seed, rows, self.samples, self.temperature, self.loaded.model.device)
+
+    def _reencode(self, states: AnswerStates, rows: int, answers: bool) -> tuple[list[np.ndarray], list[str | None]]:
+        """re-enc: the mean sentence embedding of each row's sampled answers (paper §4.2)."""
+        sampled = self._decode(states)
+        vectors = self._sentence_vectors(sampled).reshape(rows, self.samples, -1).mean(1)
+        return list(vectors), sampled[:: self.samples] if answers else [None] * rows
+
+    def _run(
+        self, batch: list[list[int]], greedy_tokens: int, need_prompt: bool = False, samples: int = 1,
+        sampler: RowSampler | None = None,
+    ) -> AnswerStates:
         model, tokenizer = self.loaded.model, self.loaded.tokenizer
         pad = tokenizer.pad_token_id
         if self.family == MASKED:
@@ -460,16 +495,11 @@ class InBedder:
             special = set(tokenizer.all_special_ids)
             with_slots = [add_mask_slots(ids, tokenizer.mask_token_id, slots, special) for ids in batch]
             return run_masked(model, with_slots, pad, tokenizer.mask_token_id, special, self.layer)
-        generator = None
-        temperature = 0.0
-        if samples > 1:
-            generator = torch.Generator(device=model.device).manual_seed(self.seed)
-            temperature = self.temperature
         if self.family == SEQ2SEQ:
-            return run_seq2seq(model, batch, pad, self._stop_ids(), greedy_tokens, self.layer, temperature, generator)
-        return run_causal(
-            model, batch, pad, self._stop_ids(), greedy_tokens, self.layer, need_prompt, samples, temperature, generator
-        )
+            if samples > 1:  # the encoder pass is cheap next to decoding: repeat the prompts
+                batch = [ids for ids in batch for _ in range(samples)]
+            return run_seq2seq(model, batch, pad, self._stop_ids(), greedy_tokens, self.layer, sampler)
+        return run_causal(model, batch, pad, self._stop_ids(), greedy_tokens, self.layer, need_prompt, samples, sampler)
 
     def _stop_ids(self) -> set[int]:
         ids = set()

@@ -155,3 +155,44 @@ def test_cluster_command_takes_several_questions(tiny_models, tmp_path):
         assert pd.read_csv(tmp_path / f"out-q{number}.csv")["text"].tolist() == TEXTS
     np.testing.assert_allclose(np.load(tmp_path / "e-q2.npy"), np.load(tmp_path / "one.npy"), atol=1e-4)
     assert not (tmp_path / "out.csv").exists()
+
+
+def test_compiled_prompt_pass_equals_eager(tiny_models):
+    """``compile=True`` runs the prompt and prefix passes through inductor and changes nothing."""
+    import torch._dynamo
+
+    eager = _model(tiny_models["llama"])
+    compiled = _model(tiny_models["llama"], compile=True)
+    torch._dynamo.utils.counters.clear()
+    for method in ("1st-gen", "avg-gen"):
+        _assert_same(_plain(compiled, TEXTS, QUESTIONS[:1], method), _plain(eager, TEXTS, QUESTIONS[:1], method))
+    _assert_same(compiled.encode_questions(TEXTS, QUESTIONS, method="1st-gen"), _plain(eager, TEXTS, QUESTIONS, "1st-gen"))
+    assert torch._dynamo.utils.counters["stats"]["unique_graphs"] >= 1  # inductor really ran
+
+
+def test_compile_is_refused_for_masked_models(tiny_models):
+    from inbedder.errors import InBedderError
+
+    with pytest.raises(InBedderError, match="causal LMs only"):
+        InBedder(tiny_models["roberta"], cache=False, device="cpu", compile=True)
+
+
+@pytest.mark.parametrize("name", ["llama", "t5"])
+def test_re_enc_draws_do_not_depend_on_the_batch(tiny_models, name):
+    """A text's sampled answers are seeded per (text, question, sample): alone or in a batch, same answers."""
+    model = _model(tiny_models[name], samples=3, temperature=1.0)
+    together = model.encode_with_answers(TEXTS, QUESTIONS[0], method="re-enc")
+    model.cache = type(model.cache)(":memory:")
+    alone = [model.encode_with_answers([text], QUESTIONS[0], method="re-enc", batch_size=1) for text in reversed(TEXTS)][::-1]
+    np.testing.assert_allclose(np.stack([a.embeddings[0] for a in alone]), together.embeddings, atol=1e-5)
+    assert [a.answers[0] for a in alone] == together.answers
+    model.cache = type(model.cache)(":memory:")
+    reseeded = _model(tiny_models[name], samples=3, temperature=1.0, seed=1).encode_with_answers(TEXTS, QUESTIONS[0], method="re-enc")
+    assert reseeded.answers != together.answers  # the seed really drives the draws
+
+
+def test_re_enc_shares_the_input_pass_and_equals_the_plain_path(tiny_models):
+    model = _model(tiny_models["llama"], samples=3, temperature=1.0)
+    shared = model.encode_questions(TEXTS, QUESTIONS, method="re-enc")
+    model.cache = type(model.cache)(":memory:")
+    _assert_same(shared, _plain(model, TEXTS, QUESTIONS, "re-enc"))

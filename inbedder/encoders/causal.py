@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import torch
 
+from inbedder.encoders.compiled import prompt_module
+from inbedder.encoders.sampling import RowSampler
 from inbedder.encoders.states import AnswerStates
 
 
@@ -27,11 +29,8 @@ def _layer_states(output, layer: int | None) -> torch.Tensor:
     return output.last_hidden_state if layer is None else output.hidden_states[layer]
 
 
-def _choose(logits: torch.Tensor, temperature: float, generator: torch.Generator | None) -> torch.Tensor:
-    if temperature <= 0:
-        return logits.argmax(-1)
-    probs = torch.softmax(logits.float() / temperature, dim=-1)
-    return torch.multinomial(probs, 1, generator=generator).squeeze(1)
+def _choose(logits: torch.Tensor, sampler: RowSampler | None) -> torch.Tensor:
+    return logits.argmax(-1) if sampler is None else sampler.choose(logits)
 
 
 @torch.no_grad()
@@ -44,18 +43,17 @@ def run_causal(
     layer: int | None = None,
     need_prompt: bool = False,
     samples: int = 1,
-    temperature: float = 0.0,
-    generator: torch.Generator | None = None,
+    sampler: RowSampler | None = None,
 ) -> AnswerStates:
     """Encode a batch of prompts; generate up to ``max_new_tokens`` answer tokens per sample.
 
     With ``samples > 1`` the prompt pass is shared and its cache copied for each sample, so
-    sampling S answers costs one prompt pass, not S.
+    sampling S answers costs one prompt pass, not S. ``sampler`` (one generator per sampled
+    row) draws the tokens; None decodes greedily.
     """
-    base = model.base_model
     input_ids, mask = left_pad(batch, pad_id, model.device)
     positions = (mask.cumsum(-1) - 1).clamp(min=0)
-    output = base(
+    output = prompt_module(model, input_ids)(
         input_ids=input_ids,
         attention_mask=mask,
         position_ids=positions,
@@ -68,7 +66,7 @@ def run_causal(
         prompt_sum, prompt_count = prompt_totals(hidden, mask)
     return continue_answers(
         model, output, hidden[:, -1], mask, positions[:, -1], pad_id, stop_ids, max_new_tokens, layer,
-        prompt_sum, prompt_count, samples, temperature, generator,
+        prompt_sum, prompt_count, samples, sampler,
     )
 
 
@@ -99,8 +97,7 @@ def continue_answers(
     prompt_sum: torch.Tensor | None = None,
     prompt_count: torch.Tensor | None = None,
     samples: int = 1,
-    temperature: float = 0.0,
-    generator: torch.Generator | None = None,
+    sampler: RowSampler | None = None,
 ) -> AnswerStates:
     """Greedy or sampled answer after a prompt pass whose ``output`` holds the KV cache.
 
@@ -129,7 +126,7 @@ def continue_answers(
     finished = torch.zeros(rows, dtype=torch.bool, device=first.device)
     states, tokens, produced = [first], [], []
     for step in range(max_new_tokens):
-        token = torch.where(finished, torch.full_like(finished, pad_id, dtype=torch.long), _choose(logits, temperature, generator))
+        token = torch.where(finished, torch.full_like(finished, pad_id, dtype=torch.long), _choose(logits, sampler))
         tokens.append(token)
         produced.append(~finished)
         finished = finished | torch.isin(token, stops)

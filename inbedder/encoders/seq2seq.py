@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import torch
 
+from inbedder.encoders.sampling import RowSampler
 from inbedder.encoders.states import AnswerStates
 
 SEQ2SEQ_METHODS = ("1st-gen", "avg-gen", "last-gen", "avg-ppt")
@@ -22,8 +23,7 @@ def run_seq2seq(
     stop_ids: set[int],
     max_new_tokens: int = 0,
     layer: int | None = None,
-    temperature: float = 0.0,
-    generator: torch.Generator | None = None,
+    sampler: RowSampler | None = None,
 ) -> AnswerStates:
     """Encode once, then decode greedily (or by sampling) with the decoder's cache."""
     width = max(len(ids) for ids in batch)
@@ -52,10 +52,7 @@ def run_seq2seq(
         if max_new_tokens == 0:
             break
         logits = output.logits[:, -1]
-        if temperature > 0:
-            choice = torch.multinomial(torch.softmax(logits.float() / temperature, -1), 1, generator=generator).squeeze(1)
-        else:
-            choice = logits.argmax(-1)
+        choice = logits.argmax(-1) if sampler is None else sampler.choose(logits)
         token = torch.where(finished, torch.full_like(choice, pad_id), choice)
         tokens.append(token)
         produced.append(~finished)

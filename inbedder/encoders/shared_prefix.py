@@ -19,12 +19,14 @@ and the last column is the last prompt token of every row (1st-gen).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterator
+from typing import Callable, Iterator
 
 import torch
 from transformers import DynamicCache
 
 from inbedder.encoders.causal import continue_answers, left_pad, prompt_totals
+from inbedder.encoders.compiled import prompt_module
+from inbedder.encoders.sampling import RowSampler
 from inbedder.encoders.states import AnswerStates
 
 
@@ -92,12 +94,15 @@ def run_shared_prefix(
     layer: int | None = None,
     need_prompt: bool = False,
     max_tokens: int = 16384,
+    samples: int = 1,
+    sampler_for: Callable[[list[tuple[int, int]]], RowSampler | None] | None = None,
 ) -> Iterator[tuple[list[tuple[int, int]], AnswerStates]]:
     """Encode every (text, question) prompt of ``texts`` with one prefix pass per text.
 
     Yields chunks ``(pairs, states)`` where ``pairs[r] = (text index, question index)`` names
-    row ``r`` of ``states``; a chunk holds as many rows as fit ``max_tokens`` cached columns,
-    so memory stays bounded however many questions there are.
+    row ``r`` of ``states`` (rows ``r * samples`` … ``r * samples + samples - 1`` with
+    ``samples > 1``, drawn by ``sampler_for(pairs)``); a chunk holds as many rows as fit
+    ``max_tokens`` cached columns, so memory stays bounded however many questions there are.
     """
     lengths = {text.prefix_length for text in texts}
     if 0 in lengths and len(lengths) > 1:
@@ -105,7 +110,7 @@ def run_shared_prefix(
     prefix_ids, prefix_mask = left_pad([text.prefix for text in texts], pad_id, model.device)
     prefix_cache = prefix_sum = prefix_count = None
     if prefix_ids.shape[1]:
-        output = model.base_model(
+        output = prompt_module(model, prefix_ids)(
             input_ids=prefix_ids,
             attention_mask=prefix_mask,
             position_ids=(prefix_mask.cumsum(-1) - 1).clamp(min=0),
@@ -126,21 +131,22 @@ def run_shared_prefix(
         longest = len(suffixes[pairs[start]])
         while end < len(pairs):
             candidate = max(longest, len(suffixes[pairs[end]]))
-            if (end - start + 1) * (width + candidate + max_new_tokens) > max_tokens:
+            if (end - start + 1) * samples * (width + candidate + max_new_tokens) > max_tokens:
                 break
             longest = candidate
             end += 1
         chunk = pairs[start:end]
+        sampler = sampler_for(chunk) if sampler_for is not None else None
         yield chunk, _suffix_pass(
             model, texts, chunk, suffixes, prefix_cache, prefix_mask, pad_id, stop_ids, max_new_tokens, layer,
-            need_prompt, prefix_sum, prefix_count,
+            need_prompt, prefix_sum, prefix_count, samples, sampler,
         )
         start = end
 
 
 def _suffix_pass(
     model, texts, chunk, suffixes, prefix_cache, prefix_mask, pad_id, stop_ids, max_new_tokens, layer, need_prompt,
-    prefix_sum, prefix_count,
+    prefix_sum, prefix_count, samples=1, sampler=None,
 ) -> AnswerStates:
     """Run the question suffixes of ``chunk`` on copies of their texts' prefix caches, then answer."""
     device = model.device
@@ -166,5 +172,5 @@ def _suffix_pass(
             prompt_count = prompt_count + prefix_count.index_select(0, owners)
     return continue_answers(
         model, output, hidden[:, -1], mask, positions[:, -1], pad_id, stop_ids, max_new_tokens, layer,
-        prompt_sum, prompt_count,
+        prompt_sum, prompt_count, samples, sampler,
     )

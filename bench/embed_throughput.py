@@ -1,8 +1,12 @@
 """Throughput of InBedder's encoders: ours vs a reference-style `generate` path, and many questions on one input pass.
 
 Usage:
-    python bench/embed_throughput.py [--texts 512] [--batch-sizes 4,16] [--question-texts 48]
-                                     [--questions 30] [--memory-texts 20000]
+    python bench/embed_throughput.py [--texts 512] [--batch-sizes 4,16] [--compile] [--question-texts 512]
+                                     [--questions 30] [--memory-texts 1000,20000] [--threads N]
+
+The sections can run as separate processes (``--skip``, ``--methods``), e.g. one per core with
+``taskset -c 1 … --threads 1``: CPU seconds and the matmul rate are then per core and unaffected
+by the other process. README lists the exact commands behind its figures.
 
 Prints Markdown tables (figures, not a test). The corpus is generated deterministically from
 data/qa/*.jsonl and data/reviews.csv: texts of 50–300 tokens (uniform), nothing downloaded.
@@ -164,7 +168,8 @@ def section_methods(embedder, texts, batch_sizes, methods, peaks, compiled=None)
     if compiled is not None:
         rows.append(("1st-gen", compiled))
     for method, model in rows:
-        for batch_size in batch_sizes if method in {"1st-gen", "avg-gen"} else batch_sizes[-1:]:
+        swept = method in {"1st-gen", "avg-gen"} and model is embedder
+        for batch_size in batch_sizes if swept else batch_sizes[-1:]:
             ours = time_ours(model, texts, method, batch_size)
             label = method + (" (--compile)" if model is compiled else "")
             reference = time_reference(model, texts, method, batch_size) if method in {"1st-gen", "avg-gen"} and model is embedder else None
@@ -176,14 +181,14 @@ def section_methods(embedder, texts, batch_sizes, methods, peaks, compiled=None)
 
 
 def compiled_embedder(texts, batch_sizes):
-    """A second embedder with ``compile=True``, warmed up (compile time printed, not counted in the rows)."""
+    """A second embedder with ``compile=True``, warmed up at the largest batch size (compile time
+    printed, not counted in the rows)."""
     from inbedder import InBedder
 
     model = InBedder(answer_prefix="", cache=False, compile=True)
     with Clock() as clock:
-        for batch_size in batch_sizes:
-            time_ours(model, texts[: 2 * batch_size], "1st-gen", batch_size)
-    print(f"\n--compile warm-up (inductor compile + {sum(2 * b for b in batch_sizes)} texts): {clock.wall:.0f} s wall")
+        time_ours(model, texts[: 2 * batch_sizes[-1]], "1st-gen", batch_sizes[-1])
+    print(f"\n--compile warm-up (inductor compile + {2 * batch_sizes[-1]} texts): {clock.wall:.0f} s wall")
     return model
 
 
@@ -253,12 +258,13 @@ def memory_run(n: int) -> None:
         print(json.dumps({"texts": n, "seconds": time.perf_counter() - started, "rss_before_mb": before, "peak_rss_mb": peak_rss_mb()}))
 
 
-def section_memory(sizes: list[int]) -> None:
+def section_memory(sizes: list[int], threads: int | None) -> None:
     print("\n### Memory (pipeline with a 2-layer random llama and the real tokenizer, 2 questions, on-disk cache)\n")
     print("| texts | seconds | peak RSS before encoding (MB) | peak RSS (MB) |")
     print("|---|---|---|---|")
     for n in sizes:
-        line = subprocess.run([sys.executable, __file__, "--memory-run", str(n)], capture_output=True, text=True, check=True).stdout
+        command = [sys.executable, __file__, "--memory-run", str(n)] + (["--threads", str(threads)] if threads else [])
+        line = subprocess.run(command, capture_output=True, text=True, check=True).stdout
         row = json.loads(line.strip().splitlines()[-1])
         print(f"| {n} | {row['seconds']:.0f} | {row['rss_before_mb']:.0f} | {row['peak_rss_mb']:.0f} |", flush=True)
 
@@ -275,7 +281,7 @@ def main() -> None:
     parser.add_argument("--memory-texts", default="", help="e.g. 1000,20000: pipeline peak RSS at these corpus sizes")
     parser.add_argument("--skip", default="", help="comma list of sections to skip: methods,questions")
     parser.add_argument("--threads", type=int, help="torch threads (1 makes CPU seconds exact on a busy machine)")
-    parser.add_argument("--compile", action="store_true", help="add 1st-gen rows with InBedder(compile=True)")
+    parser.add_argument("--compile", action="store_true", help="add a 1st-gen row with InBedder(compile=True) at the largest batch size")
     parser.add_argument("--memory-run", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.threads:
@@ -301,7 +307,7 @@ def main() -> None:
         section_questions(embedder, texts[: args.question_texts], robustness_questions(args.questions), 16,
                           args.independent_questions)
     if args.memory_texts:
-        section_memory([int(n) for n in args.memory_texts.split(",")])
+        section_memory([int(n) for n in args.memory_texts.split(",")], args.threads)
     peaks.append(matmul_gflops())
     print(f"\nmatmul rate: best {max(peaks):.1f}, lowest {min(peaks):.1f} GFLOP/s per CPU-second over {len(peaks)} measurements; "
           f"peak RSS of this process: {peak_rss_mb():.0f} MB")

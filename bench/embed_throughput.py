@@ -89,6 +89,14 @@ def non_embedding_parameters(model) -> int:
 
 
 def peak_rss_mb() -> float:
+    """This process's peak resident memory. VmHWM (Linux) is reset by exec, unlike ru_maxrss,
+    which a child started by the benchmark would inherit from the big parent process."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 

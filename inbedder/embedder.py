@@ -348,25 +348,23 @@ class InBedder:
         for batch in self._shared_batches(pending, prefixes, batch_size):
 
             def sampler_for(pairs: list[tuple[int, int]]) -> RowSampler | None:
-                return self._sampler([(batch[t][1][q], batch[t][0]) for t, q in pairs]) if method == "re-enc" else None
+                return self._sampler([(batch[t][1][q], batch[t][0]) for t, q in pairs])
 
             chunked = run_shared_prefix(
                 self.loaded.model, [group for _, _, group in batch], self.loaded.tokenizer.pad_token_id,
                 self._stop_ids(), self.max_new_tokens if generate else 0, self.layer,
                 need_prompt=method in {"avg-ppt", "avg-all"}, max_tokens=_TOKENS_PER_BATCH,
-                samples=samples, sampler_for=sampler_for,
+                samples=samples, sampler_for=sampler_for if method == "re-enc" else None,
             )
             for pairs, states in chunked:
                 rows = [(batch[t][0], batch[t][1][q]) for t, q in pairs]
                 if method == "re-enc":
                     vectors, replies = self._reencode(states, len(rows), answers)
-                    self.cache.put((keys[q][text], vector, reply) for (text, q), vector, reply in zip(rows, vectors, replies))
-                    bar.update(len(rows))
-                    continue
-                replies = self._decode(states) if answers else [None] * len(rows)
-                if method == "prompt":
+                elif method == "prompt":
+                    replies = self._decode(states) if answers else [None] * len(rows)
                     vectors = self._sentence_vectors([f"{question} {text}" for text, question in rows])
                 else:
+                    replies = self._decode(states) if answers else [None] * len(rows)
                     if filtered:
                         states.keep &= torch.cat([
                             self._informative(states.tokens[r : r + 1], question) for r, (_, question) in enumerate(rows)

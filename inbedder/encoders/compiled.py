@@ -26,13 +26,9 @@ def compile_prompt_pass(model: torch.nn.Module) -> None:
         _COMPILED[model] = torch.compile(model.base_model, dynamic=True)
 
 
-def is_compiled(model: torch.nn.Module) -> bool:
-    return model in _COMPILED
-
-
-def prompt_module(model: torch.nn.Module, input_ids: torch.Tensor, cached: bool = False) -> torch.nn.Module:
-    """The module to run a prompt pass of ``input_ids`` with: compiled where that pays, else eager."""
+def prompt_module(model: torch.nn.Module, input_ids: torch.Tensor) -> torch.nn.Module:
+    """The module to run a cache-free prompt pass of ``input_ids`` with: compiled where that pays, else eager."""
     compiled = _COMPILED.get(model)
-    if compiled is None or cached or input_ids.shape[0] < 2 or input_ids.shape[1] < 2:
+    if compiled is None or input_ids.shape[0] < 2 or input_ids.shape[1] < 2:
         return model.base_model
     return compiled

@@ -4,6 +4,10 @@ Run with ``inbedder app`` or ``streamlit run app/explorer.py``. This module only
 page; the work is in the sibling modules of :mod:`inbedder.app`. Every problem the user can
 cause shows as one line in the page (``st.error``), never as a traceback.
 
+A page reachable from other machines offers only the embedded model and the shipped adapters
+(a picker, not free fields; see :mod:`inbedder.app.access`): loading a model reads any folder
+or hub id the server can reach.
+
 Query parameters prefill the controls (for links and the browser test), e.g.
 ``?sample=1&question=What+is+the+sentiment%3F&k=2&limit=48&run=1`` (``k=auto`` for silhouette).
 """
@@ -11,13 +15,14 @@ Query parameters prefill the controls (for links and the browser test), e.g.
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import streamlit as st
 
-from inbedder.app import exports, figures, loading, pipeline, projection
+from inbedder.app import access, exports, figures, loading, pipeline, projection
 from inbedder.app.messages import duration, escape_markdown, for_page, shorten, unexpected
 from inbedder.errors import InBedderError
 from inbedder.io import Corpus
@@ -74,6 +79,11 @@ def _project(embeddings: np.ndarray, limit: int, seed: int) -> projection.Projec
 
 
 # --------------------------------------------------------------------------- sidebar
+def _allow_any_model() -> bool:
+    """Whether visitors may load any model: set by `inbedder app`, else by the listen address."""
+    return access.page_allows_any_model(os.environ, st.get_option("server.address"))
+
+
 DEFAULTS = {
     "source": SAMPLE, "sample_label": loading.SAMPLE_LABEL_COLUMNS[0], "limit": 0,
     "question": loading.SAMPLE_QUESTIONS[0], "k": 4, "k_auto": False,
@@ -180,11 +190,23 @@ def _question_controls() -> tuple[pipeline.RunParams, bool, bool]:
     auto = st.sidebar.checkbox("Choose k automatically (silhouette, 2–10)", key="k_auto")
     k = st.sidebar.number_input("Clusters (k)", min_value=2, max_value=200, key="k", disabled=auto)
     with st.sidebar.expander("Model and method"):
-        model = st.text_input("Model (hub id or folder; empty: the embedded SmolLM2-135M-Instruct)", key="model")
-        adapter = st.text_input(
-            "LoRA adapter folder", key="adapter",
-            help="Empty: the shipped InBedder adapter for the embedded model, if installed; 'none': no adapter.",
-        )
+        if _allow_any_model():
+            model = st.text_input("Model (hub id or folder; empty: the embedded SmolLM2-135M-Instruct)", key="model")
+            adapter = st.text_input(
+                "LoRA adapter folder", key="adapter",
+                help="Empty: the shipped InBedder adapter for the embedded model, if installed; 'none': no adapter.",
+            )
+        else:
+            from inbedder.models import DEFAULT_GENERATOR
+
+            st.selectbox(
+                "Model", (f"embedded {DEFAULT_GENERATOR}",), key="model_choice", disabled=True,
+                help="This page is reachable from other machines, so it offers only the shipped models; "
+                     "start it with `inbedder app --allow-any-model` to load your own.",
+            )
+            choices = access.adapter_choices()
+            label = st.selectbox("LoRA adapter", tuple(choices), key="adapter_choice")
+            model, adapter = "", choices[label] or ""
         method = st.selectbox("Method", (DEFAULT_METHOD, *METHODS), key="method",
                               help="1st-gen (the default) reads the state that chooses the answer's first word.")
     params = pipeline.RunParams(
@@ -205,6 +227,7 @@ def _run(corpus: Corpus, corpus_key: tuple, params: pipeline.RunParams, slot: st
     try:
         loading.check_clusterable(corpus, params.k)
         pipeline.check_question(params.question)
+        access.check_model_choice(params.model, params.adapter, allow_any=_allow_any_model())
         from inbedder.models import cache_dir
 
         model = _model(params.model or "", params.adapter or "", str(cache_dir()))

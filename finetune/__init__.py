@@ -4,9 +4,26 @@
 
     from inbedder.finetune import FinetuneConfig, finetune
     finetune(FinetuneConfig(data=["qa.jsonl"], output="runs/my-adapter"))
+
+The names are imported on first use, so ``inbedder --help`` (which registers the
+``finetune`` subcommand) does not import torch.
 """
 
-from inbedder.finetune.data import PreparedData, QAExample, prepare, strip_answer
-from inbedder.finetune.trainer import FinetuneConfig, FinetuneResult, finetune
+from __future__ import annotations
 
-__all__ = ["FinetuneConfig", "FinetuneResult", "PreparedData", "QAExample", "finetune", "prepare", "strip_answer"]
+import importlib
+from typing import Any
+
+_LAZY = {
+    "PreparedData": "inbedder.finetune.data", "QAExample": "inbedder.finetune.data",
+    "prepare": "inbedder.finetune.data", "strip_answer": "inbedder.finetune.data",
+    "FinetuneConfig": "inbedder.finetune.trainer", "FinetuneResult": "inbedder.finetune.trainer",
+    "finetune": "inbedder.finetune.trainer",
+}
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'inbedder.finetune' has no attribute {name!r}")

@@ -8,6 +8,7 @@ which is what makes its first generated token an instruction-following embedding
 from __future__ import annotations
 
 import logging
+import os
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -88,7 +89,7 @@ def load_records(
     encoding: str = "utf-8",
 ) -> pd.DataFrame:
     """Read a JSONL/CSV/TSV/Parquet file, or a dataset-hub id, as columns input/instruction/answer."""
-    frame = _read_local(source, encoding) if Path(source).expanduser().exists() else _read_hub(source)
+    frame = _read_local(source, encoding) if _is_local(source) else _read_hub(source)
     chosen = {
         "input": _pick_column(frame, source, input_column, INPUT_COLUMNS, "--input-column"),
         "instruction": _pick_column(frame, source, instruction_column, INSTRUCTION_COLUMNS, "--instruction-column"),
@@ -145,6 +146,21 @@ def split_by_input(
     return train, [e for e in examples if e.input in held]
 
 
+_FILE_SUFFIXES = (".csv", ".tsv", ".jsonl", ".ndjson", ".json", ".parquet", ".txt", ".gz", ".zip")
+
+
+def _is_local(source: str) -> bool:
+    """Whether ``source`` means a file here: it exists, or it is spelt like a path (a table suffix,
+    ./ ../ / ~ or backslashes, more than one slash), which a dataset-hub id (name or org/name) never is.
+    A missing file then says "does not exist" instead of suggesting the dataset hub."""
+    if Path(source).expanduser().exists():
+        return True
+    return (
+        source.startswith((".", "/", "~")) or "\\" in source or source.count("/") > 1
+        or Path(source).suffix.lower() in _FILE_SUFFIXES
+    )
+
+
 def _read_local(source: str, encoding: str) -> pd.DataFrame:
     from inbedder.io import read_table
 
@@ -157,8 +173,16 @@ def _read_hub(source: str) -> pd.DataFrame:
         import datasets
     except ImportError as error:
         raise InBedderError(
-            f"{source!r} is not a local file, and reading it from the dataset hub needs `pip install datasets`"
+            f"{source!r} is not a local file (no such file here), and reading it as a dataset-hub id needs "
+            "`pip install datasets`; pass the path of a JSONL/CSV/TSV/Parquet file"
         ) from error
+    from inbedder.models import hub_reachable
+
+    if not os.environ.get("HF_HUB_OFFLINE") and not hub_reachable():
+        raise InBedderError(
+            f"{source!r} is not a local file, and the dataset hub cannot be reached to load it; pass a local "
+            "JSONL/CSV/Parquet file, connect to the network, or set HF_HUB_OFFLINE=1 if it is in your datasets cache"
+        )
     try:
         return datasets.load_dataset(source, split="train").to_pandas()
     except Exception as error:  # noqa: BLE001 - any hub failure becomes one line for the user

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -21,7 +22,7 @@ import torch
 from inbedder.errors import InBedderError
 from inbedder.finetune.data import PreparedData, QAExample, prepare, split_by_input
 from inbedder.finetune.features import FeatureBuilder, collate
-from inbedder.models import CAUSAL, DEFAULT_GENERATOR, MASKED, SEQ2SEQ, default_device, load_generator
+from inbedder.models import CAUSAL, DEFAULT_GENERATOR, MASKED, SEQ2SEQ, check_model, load_generator, resolve_device
 from inbedder.prompts import NAMED_TEMPLATES
 
 logger = logging.getLogger(__name__)
@@ -95,6 +96,9 @@ def finetune(
 ) -> FinetuneResult:
     """Train a LoRA adapter on QA data and write it, with its metadata, to ``config.output``."""
     say = say or (lambda line: print(line, file=sys.stderr))
+    check_config(config)
+    device = resolve_device(config.device)
+    check_model(config.base)
     output = Path(config.output).expanduser()
     resume_from = _check_output(output, config.resume)
     template = _check_template(config.template)
@@ -108,7 +112,6 @@ def finetune(
     from transformers import Trainer, TrainingArguments, set_seed
 
     set_seed(config.seed)
-    device = config.device or default_device()
     loaded = load_generator(config.base, None, device, dtype=torch.float32)
     builder = FeatureBuilder(loaded.tokenizer, loaded.family, template, config.max_length, config.mask_slots)
     train_set, eval_set = _features(builder, train), _features(builder, held_out)
@@ -180,6 +183,44 @@ def finetune(
         _save_merged(model, loaded.tokenizer, output / "merged")
     say(f"wrote adapter to {output} ({result.steps} steps in {seconds:.0f} s)")
     return result
+
+
+# (option, CLI flag, smallest allowed value); each must be a whole number at least that large
+_WHOLE_NUMBERS = (
+    ("lora_r", "--lora-r", 1), ("lora_alpha", "--lora-alpha", 1), ("batch_size", "--batch-size", 1),
+    ("grad_accum", "--grad-accum", 1), ("max_length", "--max-length", 1), ("mask_slots", "--mask-slots", 1),
+    ("answer_tokens", "--answer-tokens", 1), ("save_steps", "--save-steps", 1), ("seed", "--seed", 0),
+)
+
+
+def check_config(config: FinetuneConfig) -> None:
+    """Refuse out-of-range options in one line each, before any data is read or model loaded.
+
+    Without this, ``--lora-r 0`` or ``--lr -1`` fail deep inside peft or transformers with a
+    traceback, after the model has been loaded and the data prepared.
+    """
+    for name, flag, least in _WHOLE_NUMBERS:
+        value = getattr(config, name)
+        if isinstance(value, bool) or not isinstance(value, int) or value < least:
+            raise InBedderError(f"{flag} must be a whole number of at least {least} (got {value!r})")
+    if config.seed > 2**32 - 1:
+        raise InBedderError(f"--seed must be at most {2**32 - 1} (got {config.seed})")
+    if config.max_steps == 0 or config.max_steps < -1:
+        raise InBedderError(f"--max-steps must be at least 1, or -1 to train for --epochs (got {config.max_steps})")
+    if not _finite(config.epochs) or config.epochs <= 0:
+        raise InBedderError(f"--epochs must be a number above 0, such as 1 or 0.5 (got {config.epochs!r})")
+    if not _finite(config.lr) or config.lr <= 0:
+        raise InBedderError(f"--lr must be a learning rate above 0, such as 2e-4 (got {config.lr!r})")
+    if not _finite(config.lora_dropout) or not 0 <= config.lora_dropout < 1:
+        raise InBedderError(f"--lora-dropout must be in [0, 1), such as 0.05 (got {config.lora_dropout!r})")
+    if not _finite(config.eval_split) or not 0 <= config.eval_split < 1:
+        raise InBedderError(f"--eval-split must be in [0, 1), such as 0.05 or 0 for none (got {config.eval_split!r})")
+    if config.target_modules is not None and not all(isinstance(m, str) and m.strip() for m in config.target_modules):
+        raise InBedderError("--target-modules must be comma-separated module names, such as q_proj,v_proj")
+
+
+def _finite(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _features(builder: FeatureBuilder, examples: list[QAExample]) -> list[dict[str, list[int]]]:

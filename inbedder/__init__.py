@@ -1,8 +1,24 @@
-"""InBedder: cluster and explain texts by how a language model answers *your* question about them."""
+"""InBedder: cluster and explain texts by how a language model answers *your* question about them.
 
-from inbedder.clustering import InstructionClusterer
-from inbedder.embedder import METHODS, InBedder
+The public names are imported on first use (PEP 562), so that ``inbedder --help`` and input
+errors answer without importing torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
 from inbedder.errors import InBedderError
+from inbedder.methods import METHODS
 
 __all__ = ["InBedder", "InstructionClusterer", "InBedderError", "METHODS"]
 __version__ = "0.1.0"
+
+_LAZY = {"InBedder": "inbedder.embedder", "InstructionClusterer": "inbedder.clustering"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'inbedder' has no attribute {name!r}")

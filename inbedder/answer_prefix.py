@@ -12,10 +12,9 @@ aspect V-measure 0.16 → 0.73, sentiment 0.10 → 0.56.
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 
-from inbedder.stopwords import ENGLISH_STOPWORDS
+from inbedder.stopwords import ENGLISH_STOPWORDS, word_set, words
 
 FRAMING_WORDS = frozenset(
     "answer response sure based overall discussing discusses talking talks mentioning mentions describing "
@@ -27,7 +26,6 @@ FRAMING_WORDS = frozenset(
 SAMPLE_SIZE = 24
 PROBE_TOKENS = 12
 MIN_SHARE = 0.4
-_WORD = re.compile(r"[a-z0-9]+")
 
 
 def evenly_spaced(texts: list[str], size: int = SAMPLE_SIZE) -> list[str]:
@@ -39,10 +37,15 @@ def evenly_spaced(texts: list[str], size: int = SAMPLE_SIZE) -> list[str]:
 
 
 def uninformative(piece: str, instruction: str) -> bool:
-    """True for a token that is punctuation, a stopword, a framing word or a word of the instruction."""
-    words = _WORD.findall(piece.lower())
-    unwanted = ENGLISH_STOPWORDS | FRAMING_WORDS | set(_WORD.findall(instruction.lower()))
-    return all(word in unwanted for word in words)
+    """True for a token that is punctuation, a stopword, a framing word or a word of the instruction.
+
+    Words follow :func:`inbedder.stopwords.words` (any script); an apostrophe word such as
+    "restaurant's" is uninformative when it, or each of its parts, is.
+    """
+    unwanted = ENGLISH_STOPWORDS | FRAMING_WORDS | word_set(instruction)
+    return all(
+        word in unwanted or all(part in unwanted for part in word.split("'") if part) for word in words(piece)
+    )
 
 
 def shared_opening(answers: list[list[int]], decode, instruction: str, stop_ids: set[int]) -> list[int]:

@@ -34,9 +34,11 @@ EPILOG_CLUSTER = """examples:
   inbedder cluster reviews.csv --text-column review --k 4 \
       --instruction "What is the review about?" --instruction "Is the customer happy?" -o out/r.csv
 
-Writes per-text rows (id, text, cluster, answer) to --output and the run's parameters,
-cluster keywords and scores beside it (<output>.run.json). Embeddings and answers are cached,
-so re-running with another --k is instant and an interrupted run resumes.
+Writes per-text rows (id or row, text, cluster, answer) to --output and the run's parameters,
+cluster keywords and scores beside it (<output>.run.json). Outputs are written under temporary
+names and moved into place together once all are complete; no output may be an input file.
+Embeddings and answers are cached, so re-running with another --k is instant and an
+interrupted run resumes.
 
 Several --instruction: each text's input is run through the model once for all questions
 (shared prefix cache), then each question is clustered and reported on its own; files get a
@@ -50,7 +52,7 @@ EPILOG_EMBED = """example:
 
 
 def _add_model_options(parser: argparse.ArgumentParser) -> None:
-    from inbedder.embedder import METHODS
+    from inbedder.methods import METHODS
 
     group = parser.add_argument_group("model")
     group.add_argument("--model", help="hub id or local model directory (default: the embedded SmolLM2-135M-Instruct, offline)")
@@ -92,7 +94,8 @@ def _add_input_options(parser: argparse.ArgumentParser, several: bool = False) -
     else:
         parser.add_argument("--instruction", "-i", required=True, help=question)
     parser.add_argument("--text-column", help="column holding the texts (default: 'text' or the only text column)")
-    parser.add_argument("--id-column", help="column of ids to keep in the output (default: row number)")
+    parser.add_argument("--id-column", help="column of ids to keep in the output, as its 'id' column (default: the input's "
+                        "own 'id' column when it has one, else 0-based row numbers in a column named 'row')")
     parser.add_argument("--encoding", default="utf-8", help="input file encoding (default %(default)s)")
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress bars or summaries, errors only")
 
@@ -135,6 +138,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _embedder(args: argparse.Namespace):
+    from inbedder.models import check_model, resolve_adapter
+
+    check_model(args.model, adapter=resolve_adapter(args.model, args.adapter))  # before torch loads
     from inbedder.embedder import InBedder
 
     return InBedder(
@@ -151,91 +157,113 @@ def _read(args: argparse.Namespace, label_column: str | None = None):
     from inbedder.io import read_corpus
 
     corpus = read_corpus(args.input, args.text_column, args.id_column, label_column, args.encoding)
-    if corpus.skipped and not args.quiet:
-        print(f"skipped {corpus.skipped} empty row(s) of {args.input}; their ids are left out of the output", file=sys.stderr)
+    if not args.quiet:
+        for note in getattr(corpus, "notes", ()):
+            print(f"inbedder: {note}", file=sys.stderr)
+        if corpus.skipped:
+            print(f"skipped {corpus.skipped} empty row(s) of {args.input}; their ids are left out of the output", file=sys.stderr)
     return corpus
 
 
+def _questions(given: list[str]) -> list[str]:
+    """The distinct questions in the order given; an empty one is refused before any work."""
+    from inbedder.validation import check_instruction
+
+    return list(dict.fromkeys(check_instruction(question) for question in given))
+
+
 def run_cluster(args: argparse.Namespace) -> None:
-    from inbedder.clustering import check_k
+    from inbedder.outputs import check_outputs
+    from inbedder.validation import check_k, check_options
 
     started = time.time()
-    _check_outputs(args.output, args.embeddings)
+    check_options(args)
+    questions = _questions(args.instruction)
+    plans = [_cluster_outputs(args, number if len(questions) > 1 else None) for number in range(1, len(questions) + 1)]
+    check_outputs([output for plan in plans for output in plan.values()], [args.input])
     corpus = _read(args, args.label_column)
-    check_k(args.k, len(corpus.texts))
+    check_k(args.k, corpus.texts)
     model = _embedder(args)
-    instructions = list(dict.fromkeys(args.instruction))
-    if len(instructions) == 1:
-        args.instruction = instructions[0]
-        _cluster_one(args, model, corpus, started)
-        return
-    # one input pass for all questions; each question's clustering below then reads the cache
-    model.encode_questions(corpus.texts, instructions, args.method, args.batch_size, show_progress_bar=not args.quiet)
-    output, embeddings = args.output, args.embeddings
-    for number, instruction in enumerate(instructions, 1):
-        args.instruction = instruction
-        args.output = _numbered(output, number)
-        args.embeddings = _numbered(embeddings, number)
-        _cluster_one(args, model, corpus, started)
+    if len(questions) > 1:  # one input pass for all questions; each clustering below then reads the cache
+        model.encode_questions(corpus.texts, questions, args.method, args.batch_size, show_progress_bar=not args.quiet)
+    for question, plan in zip(questions, plans):
+        _cluster_one(args, model, corpus, question, plan, started)
         started = time.time()
 
 
-def _numbered(path: str | None, number: int) -> str | None:
-    """``out/r.csv`` -> ``out/r-q2.csv``: the file of the second question."""
-    if not path:
+def _cluster_outputs(args: argparse.Namespace, number: int | None) -> dict:
+    """The files of one question's clustering: table, its sidecar, embeddings (numbered when several)."""
+    from inbedder.outputs import Output, embeddings_output, sidecar_path, table_output
+
+    plan = {}
+    if args.output:
+        plan["table"] = table_output(_numbered(args.output, number), "--output")
+        plan["sidecar"] = Output(sidecar_path(plan["table"].path), "--output (its .run.json)")
+    if args.embeddings:
+        plan["embeddings"] = embeddings_output(_numbered(args.embeddings, number), "--embeddings")
+    return plan
+
+
+def _numbered(path: str, number: int | None) -> str:
+    """``out/r.csv`` -> ``out/r-q2.csv``: the file of the second question (unchanged for one question)."""
+    if number is None:
         return path
     named = Path(path)
     return str(named.with_name(f"{named.stem}-q{number}{named.suffix}"))
 
 
-def _cluster_one(args: argparse.Namespace, model, corpus, started: float) -> None:
-    """Cluster, report and write the outputs for ``args.instruction`` (one question)."""
+def _cluster_one(args: argparse.Namespace, model, corpus, question: str, plan: dict, started: float) -> None:
+    """Cluster, report and write the outputs of one question; the files land together or not at all."""
     from inbedder.clustering import InstructionClusterer
     from inbedder.io import write_embeddings, write_json, write_table
+    from inbedder.outputs import staged_files
     from inbedder.report import format_summary, per_text_frame, run_record
 
     clusterer = InstructionClusterer(
-        model, args.instruction, args.k, args.method, args.batch_size, args.seed, show_progress_bar=not args.quiet
+        model, question, args.k, args.method, args.batch_size, args.seed, show_progress_bar=not args.quiet
     ).fit(corpus.texts, corpus.labels)
     info = clusterer.cluster_info(top_n_keywords=args.top_n)
     if not args.quiet:
         print(format_summary(info, clusterer, corpus))
-    if args.embeddings:
-        write_embeddings(clusterer.embeddings_, corpus.ids, args.embeddings)
-    if args.output:
-        path = write_table(per_text_frame(corpus, clusterer), args.output)
-        record = run_record(vars(args), model, clusterer, info, corpus, time.time() - started)
-        sidecar = write_json(record, path.with_name(path.name + ".run.json"))
-        if not args.quiet:
-            print(f"wrote {path} and {sidecar}")
+    with staged_files() as staged:
+        if "embeddings" in plan:
+            write_embeddings(clusterer.embeddings_, corpus.ids, staged.path(plan["embeddings"].path))
+        if "table" in plan:
+            write_table(per_text_frame(corpus, clusterer), staged.path(plan["table"].path))
+            options = vars(args) | {"instruction": question, "output": str(plan["table"].path)}
+            record = run_record(options, model, clusterer, info, corpus, time.time() - started)
+            write_json(record, staged.path(plan["sidecar"].path))
+    if not args.quiet and plan:
+        print("wrote " + ", ".join(str(output.path) for output in plan.values()))
 
 
 def run_embed(args: argparse.Namespace) -> None:
     import pandas as pd
 
     from inbedder.io import write_embeddings, write_table
+    from inbedder.outputs import check_outputs, embeddings_output, staged_files, table_output
+    from inbedder.report import id_column
+    from inbedder.validation import check_options
 
-    _check_outputs(args.answers, args.output)
+    check_options(args)
+    question = _questions([args.instruction])[0]
+    outputs = [embeddings_output(args.output, "--output")]
+    if args.answers:
+        outputs.append(table_output(args.answers, "--answers"))
+    check_outputs(outputs, [args.input])
     corpus = _read(args)
     model = _embedder(args)
     encoded = model.encode_with_answers(
-        corpus.texts, args.instruction, args.method, args.batch_size, show_progress_bar=not args.quiet,
+        corpus.texts, question, args.method, args.batch_size, show_progress_bar=not args.quiet,
         answers=bool(args.answers),
     )
-    path = write_embeddings(encoded.embeddings, corpus.ids, args.output)
-    if args.answers:
-        write_table(pd.DataFrame({"id": corpus.ids, "text": corpus.texts, "answer": encoded.answers}), args.answers)
+    with staged_files() as staged:
+        write_embeddings(encoded.embeddings, corpus.ids, staged.path(outputs[0].path))
+        if args.answers:
+            answers = pd.DataFrame({id_column(corpus): corpus.ids, "text": corpus.texts, "answer": encoded.answers})
+            write_table(answers, staged.path(outputs[1].path))
     if not args.quiet:
-        print(f"wrote {encoded.embeddings.shape[0]} × {encoded.embeddings.shape[1]} embeddings to {path}")
-
-
-def _check_outputs(table: str | None, embeddings: str | None) -> None:
-    """Reject an unsupported output suffix before the slow part, not after it."""
-    from inbedder.io import EMBEDDING_SUFFIXES, TABLE_SUFFIXES
-
-    for value, allowed, flag in ((table, TABLE_SUFFIXES, "--output/--answers"), (embeddings, EMBEDDING_SUFFIXES, "--embeddings/--output")):
-        if value and Path(value).suffix.lower() not in allowed:
-            raise InBedderError(f"{flag} {value!r} has an unsupported suffix; use one of: {', '.join(allowed)}")
+        print(f"wrote {encoded.embeddings.shape[0]} × {encoded.embeddings.shape[1]} embeddings to {outputs[0].path}")
 
 
 def run_demo(args: argparse.Namespace) -> None:

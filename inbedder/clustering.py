@@ -11,6 +11,7 @@ from sklearn.cluster import KMeans
 from inbedder.embedder import InBedder
 from inbedder.errors import InBedderError
 from inbedder.explain import cluster_table, label_composition, v_measure
+from inbedder.validation import check_k
 
 
 class InstructionClusterer:
@@ -43,18 +44,20 @@ class InstructionClusterer:
     def fit(self, texts: Sequence[str], labels: Sequence | None = None) -> "InstructionClusterer":
         """Embed (or read from cache), cluster, and remember answers for the explanation."""
         texts = list(texts)
-        check_k(self.n_clusters, len(texts))
+        check_k(self.n_clusters, texts)
         encoded = self.model.encode_with_answers(
             texts, self.instruction, self.method, self.batch_size, self.show_progress_bar, normalize_embeddings=True
         )
         distinct = len(np.unique(encoded.embeddings.round(6), axis=0))
         if distinct < self.n_clusters:
+            advice = f"lower --k to at most {distinct}" if distinct >= 2 else "ask another question or add different texts"
             raise InBedderError(
-                f"only {distinct} distinct texts/embeddings for k={self.n_clusters}; lower --k to at most {distinct}"
+                f"the {len(texts)} texts give only {distinct} different embedding(s) under this question, "
+                f"too few for k={self.n_clusters}; {advice}"
             )
-        kmeans = KMeans(n_clusters=self.n_clusters, n_init=self.n_init, random_state=self.random_state)
-        self.labels_ = kmeans.fit_predict(encoded.embeddings)
-        self.cluster_centers_ = kmeans.cluster_centers_
+        self.labels_, self.cluster_centers_ = _kmeans_in_canonical_order(
+            encoded.embeddings, texts, self.n_clusters, n_init=self.n_init, random_state=self.random_state
+        )
         self.embeddings_ = encoded.embeddings
         self.answers_ = encoded.answers
         self.texts_ = texts
@@ -90,9 +93,17 @@ class InstructionClusterer:
             raise InBedderError("call fit(texts) before asking for clusters")
 
 
-def check_k(k: int, n_texts: int) -> None:
-    """k-means needs 2 ≤ k ≤ number of texts; say so in one line."""
-    if k < 2:
-        raise InBedderError(f"--k {k} is too small; ask for at least 2 clusters")
-    if k > n_texts:
-        raise InBedderError(f"--k {k} is larger than the number of texts ({n_texts}); lower --k or add texts")
+def _kmeans_in_canonical_order(
+    embeddings: np.ndarray, texts: list[str], n_clusters: int, *, n_init: int, random_state: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """k-means fitted on the texts sorted, so the same texts in any row order get the same clusters.
+
+    k-means' seeding picks rows by position; fitting on a canonical order (the texts sorted,
+    identical texts having identical vectors) makes the partition and the cluster numbers a
+    function of the corpus alone, not of how the file happened to be ordered.
+    """
+    order = np.array(sorted(range(len(texts)), key=texts.__getitem__), dtype=int)
+    kmeans = KMeans(n_clusters=n_clusters, n_init=n_init, random_state=random_state)
+    labels = np.empty(len(texts), dtype=int)
+    labels[order] = kmeans.fit_predict(embeddings[order])
+    return labels, kmeans.cluster_centers_

@@ -8,7 +8,7 @@ The public entry point is :class:`InBedder`, shaped like sentence-transformers'
 from __future__ import annotations
 
 import logging
-import re
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -27,17 +27,17 @@ from inbedder.encoders.shared_prefix import TextPrompts, prefix_batches, run_sha
 from inbedder.encoders.seq2seq import SEQ2SEQ_METHODS, run_seq2seq
 from inbedder.encoders.states import DIRECT_METHODS, AnswerStates, pool
 from inbedder.errors import InBedderError
+from inbedder.methods import METHODS, SENTENCE_METHODS
 from inbedder.models import (
     CAUSAL, MASKED, SEQ2SEQ, LoadedModel, adapter_metadata, cache_dir, load_generator, load_sentence_encoder,
     resolve_adapter,
 )
 from inbedder.prompts import BRIEF_CHAT_TEMPLATE, INBEDDER_TEMPLATE, NAMED_TEMPLATES, PromptBuilder
-from inbedder.stopwords import ENGLISH_STOPWORDS
+from inbedder.stopwords import ENGLISH_STOPWORDS, word_set, words
+from inbedder.validation import MAX_SEED, check_instruction
 
 logger = logging.getLogger(__name__)
 
-SENTENCE_METHODS = ("re-enc", "prompt")
-METHODS = DIRECT_METHODS + SENTENCE_METHODS
 _FAMILY_METHODS = {
     CAUSAL: DIRECT_METHODS + SENTENCE_METHODS,
     MASKED: MASKED_METHODS + SENTENCE_METHODS,
@@ -46,7 +46,6 @@ _FAMILY_METHODS = {
 _GENERATING = {"avg-gen", "last-gen", "avg-all", "re-enc"}
 _TOKENS_PER_BATCH = 16384  # caps batch_size × prompt length, so long texts never exhaust memory
 _WINDOW = 1024  # texts tokenised and length-sorted at a time, so memory stays flat on huge corpora
-_WORD = re.compile(r"[a-z0-9]+")
 DEFAULT_ANSWER_TOKENS = 8  # answer length without an adapter; adapters record their own (3 for InBedder models)
 
 
@@ -104,7 +103,13 @@ class InBedder:
         seed: int = 0,
         compile: bool = False,
     ):
+        if cache is False:
+            cache_path: str | Path = ":memory:"
+        else:
+            cache_path = cache or cache_dir() / "embeddings.sqlite"
+        self.cache = EmbeddingCache(cache_path)  # first: a damaged cache fails before the model loads
         self.loaded: LoadedModel = load_generator(model, resolve_adapter(model, adapter), device)
+        self.loaded.check_layer(layer)
         self.adapter_metadata = adapter_metadata(self.loaded.adapter)
         if compile:
             if self.loaded.family != CAUSAL:
@@ -114,11 +119,17 @@ class InBedder:
         self.method = self.check_method(method or self.methods[0])
         if max_length < 16:
             raise InBedderError(f"--max-length {max_length} is too small; use at least 16 tokens (default 512)")
-        max_new_tokens = max_new_tokens or self.adapter_metadata.get("max_new_tokens") or DEFAULT_ANSWER_TOKENS
+        limit = self.loaded.limits()[1]
+        if limit is not None and max_length > limit:
+            raise InBedderError(f"--max-length {max_length} is above what {self.loaded.name} can read ({limit} tokens); use at most {limit}")
+        if max_new_tokens is None:
+            max_new_tokens = self.adapter_metadata.get("max_new_tokens") or DEFAULT_ANSWER_TOKENS
         if answer_prefix == "auto" and isinstance(self.adapter_metadata.get("answer_prefix"), str):
             answer_prefix = self.adapter_metadata["answer_prefix"]  # a trained model answers without an echo
         if max_new_tokens < 1:
-            raise InBedderError(f"max_new_tokens must be at least 1 (got {max_new_tokens})")
+            raise InBedderError(f"max_new_tokens must be at least 1 (got {max_new_tokens}); leave it out for the adapter's own length")
+        if not 0 <= seed <= MAX_SEED:
+            raise InBedderError(f"seed must be a non-negative 32-bit integer (got {seed})")
         self.prompts = PromptBuilder(self.loaded.tokenizer, self.template, max_length)
         self.max_new_tokens = max_new_tokens
         self.layer = layer
@@ -129,11 +140,6 @@ class InBedder:
         self.sentence_encoder_name = sentence_encoder
         self._sentence_encoder = None
         self.seed = seed
-        if cache is False:
-            cache_path: str | Path = ":memory:"
-        else:
-            cache_path = cache or cache_dir() / "embeddings.sqlite"
-        self.cache = EmbeddingCache(cache_path)
 
     # ----------------------------------------------------------------- configuration
     @property
@@ -212,7 +218,7 @@ class InBedder:
     ) -> Encoded:
         """Embeddings plus each text's generated short answer (used to explain clusters)."""
         method = self.check_method(method or self.method)
-        instruction = _check_instruction(instruction)
+        instruction = check_instruction(instruction)
         texts = _check_texts(texts)
         if batch_size < 1:
             raise InBedderError(f"--batch-size must be at least 1 (got {batch_size})")
@@ -222,8 +228,9 @@ class InBedder:
         keys = {text: EmbeddingCache.key(digest, text) for text in unique}
         found = self.cache.get(list(keys.values()))
         missing = [text for text in unique if _needs_work(found.get(keys[text]), answers)]
+        show = len(missing) >= 32 if show_progress_bar is None else show_progress_bar
+        _report_cached(len(unique) - len(missing), len(missing), show)
         if missing:
-            show = len(missing) >= 32 if show_progress_bar is None else show_progress_bar
             with tqdm(total=len(missing), desc=f"InBedder {method}", unit="text", disable=not show) as bar:
                 for batch in self._length_batches(missing, instruction, batch_size, reserve=self._reserve()):
                     vectors, batch_answers = self._encode_batch([t for t, _ in batch], [ids for _, ids in batch], instruction, method, answers)
@@ -270,7 +277,7 @@ class InBedder:
                 )
                 for instruction in given
             }
-        stripped = {instruction: _check_instruction(instruction) for instruction in given}
+        stripped = {instruction: check_instruction(instruction) for instruction in given}
         questions = list(dict.fromkeys(stripped.values()))
         texts = _check_texts(texts)
         if batch_size < 1:
@@ -287,9 +294,10 @@ class InBedder:
             for text in unique:
                 if _needs_work(found.get(keys[question][text]), answers):
                     pending.setdefault(text, []).append(question)
+        total = sum(len(asked) for asked in pending.values())
+        show = total >= 32 if show_progress_bar is None else show_progress_bar
+        _report_cached(len(unique) * len(questions) - total, total, show, unit="answers")
         if pending:
-            total = sum(len(asked) for asked in pending.values())
-            show = total >= 32 if show_progress_bar is None else show_progress_bar
             with tqdm(total=total, desc=f"InBedder {method} × {len(questions)} questions", unit="answer", disable=not show) as bar:
                 self._encode_shared(pending, prefixes, keys, method, batch_size, answers, bar)
             self.prompts.report_truncation()
@@ -517,11 +525,11 @@ class InBedder:
     def _informative(self, tokens: torch.Tensor, instruction: str) -> torch.Tensor:
         """True where a generated token carries content: not a stopword, instruction word or punctuation."""
         tokenizer = self.loaded.tokenizer
-        unwanted = ENGLISH_STOPWORDS | set(_WORD.findall(instruction.lower()))
+        unwanted = ENGLISH_STOPWORDS | word_set(instruction)
         flags = []
         for token in tokens.flatten().tolist():
-            words = _WORD.findall(tokenizer.decode([token]).lower())
-            flags.append(bool(words) and not all(word in unwanted for word in words))
+            found = words(tokenizer.decode([token]))
+            flags.append(bool(found) and not all(word in unwanted for word in found))
         return torch.tensor(flags, dtype=torch.bool, device=tokens.device).view_as(tokens)
 
     def _sentence_vectors(self, sentences: list[str]) -> np.ndarray:
@@ -530,18 +538,15 @@ class InBedder:
         return self._sentence_encoder.encode(sentences, batch_size=64, show_progress_bar=False, convert_to_numpy=True)
 
 
+def _report_cached(cached: int, todo: int, show: bool, unit: str = "texts") -> None:
+    """One line before the bar: how much the cache already holds and how much is left to embed."""
+    if show:
+        print(f"InBedder: {cached} {unit} cached, {todo} to embed", file=sys.stderr, flush=True)
+
+
 def _needs_work(row: tuple[np.ndarray | None, str | None] | None, answers: bool) -> bool:
     """Whether a cache row is absent or lacks the vector, or the answer when answers are wanted."""
     return row is None or row[0] is None or (answers and row[1] is None)
-
-
-def _check_instruction(instruction: str) -> str:
-    if not isinstance(instruction, str) or not instruction.strip():
-        raise InBedderError(
-            "the instruction is empty; pass the question to answer about each text, "
-            "e.g. --instruction \"What is the customer complaining about?\""
-        )
-    return instruction.strip()
 
 
 def _check_texts(texts: Sequence[str]) -> list[str]:

@@ -42,11 +42,20 @@ def format_summary(info: pd.DataFrame, clusterer, corpus=None, example_width: in
     return "\n".join(lines)
 
 
+def id_column(corpus) -> str:
+    """The output's id column: ``id`` for the input's own ids, ``row`` for 0-based row numbers.
+
+    Naming row numbers ``row`` keeps a merge on ``id`` from pairing the wrong rows.
+    """
+    return "row" if corpus.id_name == "row" else "id"
+
+
 def per_text_frame(corpus, clusterer) -> pd.DataFrame:
-    """One row per kept text: id, text, cluster, answer (and the gold label when given)."""
-    frame = pd.DataFrame(
-        {"id": corpus.ids, "text": corpus.texts, "cluster": clusterer.labels_.astype(int), "answer": clusterer.answers_}
-    )
+    """One row per kept text: its id (see :func:`id_column`), text, cluster, answer (and label)."""
+    frame = pd.DataFrame({
+        id_column(corpus): corpus.ids, "text": corpus.texts, "cluster": clusterer.labels_.astype(int),
+        "answer": clusterer.answers_,
+    })
     if corpus.labels is not None:
         frame["label"] = corpus.labels
     return frame
@@ -68,6 +77,7 @@ def run_record(options: dict, model, clusterer, info: pd.DataFrame, corpus, seco
         "instruction": clusterer.instruction,
         "texts": len(corpus.texts),
         "skipped_rows": corpus.skipped,
+        "id_column": id_column(corpus),
         "v_measure": clusterer.v_measure_,
         "seconds": round(seconds, 2),
         "clusters": clusters.to_dict(orient="records"),

@@ -1,4 +1,8 @@
-"""English stopwords, shipped so that nothing needs nltk's downloadable data.
+"""What a word is, and English stopwords, shipped so that nothing needs nltk's data.
+
+:func:`words` is the one word rule of the project (keywords, the answer prefix, the avg-gen
+filter and fine-tuning answers all use it): Unicode letters and digits of any script,
+casefolded, so "décor" stays "décor" and Chinese answers yield keywords.
 
 The list is nltk's English stopword list (179 words, nltk >= 3.5), the one the InBedder paper
 used to strip training answers; it is embedded here because nltk data cannot be downloaded
@@ -7,7 +11,10 @@ offline.
 
 from __future__ import annotations
 
+import functools
 import re
+import sys
+import unicodedata
 
 ENGLISH_STOPWORDS: frozenset[str] = frozenset(
     """
@@ -25,10 +32,65 @@ ENGLISH_STOPWORDS: frozenset[str] = frozenset(
     """.split()
 )
 
-_WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
+# Scripts written without spaces between words: each character of them is one word, so that
+# Chinese and Japanese answers yield tokens that do not depend on where a tokenizer cut them.
+_UNSPACED = (
+    "\u3005-\u3007"  # 々 〆 〇
+    "\u3040-\u30ff"  # Hiragana, Katakana
+    "\u31f0-\u31ff"  # Katakana phonetic extensions
+    "\u3400-\u4dbf"  # CJK Unified Ideographs extension A
+    "\u4e00-\u9fff"  # CJK Unified Ideographs
+    "\uf900-\ufaff"  # CJK Compatibility Ideographs
+    "\U00020000-\U0003ffff"  # CJK extensions B and later, compatibility supplement
+)
+APOSTROPHES = "'\u2019"
+"""Apostrophes kept inside a word ("don't", "l'ambiance"); the typographic one becomes "'"."""
+
+
+@functools.cache
+def _word_pattern() -> re.Pattern[str]:
+    """The word rule as one regex, built on first use (the mark table takes ~0.1 s to list).
+
+    A word is a run of letters, digits and combining marks (so "हिन्दी" and a decomposed "é"
+    stay whole), optionally joined by inner apostrophes; underscores and punctuation separate
+    words; each character of an unspaced script (``_UNSPACED``) is a word of its own.
+    """
+    codes = [code for code in range(sys.maxunicode + 1) if unicodedata.category(chr(code))[0] == "M"]
+    runs: list[list[int]] = []
+    for code in codes:
+        if runs and runs[-1][1] == code - 1:
+            runs[-1][1] = code
+        else:
+            runs.append([code, code])
+    marks = "".join(f"{chr(first)}-{chr(last)}" for first, last in runs)  # marks are never - ] \\ ^
+    letter = f"(?:[^\\W_{_UNSPACED}]|[{marks}])"
+    return re.compile(f"[{_UNSPACED}]|{letter}+(?:[{APOSTROPHES}]{letter}+)*")
+
+
+def words(text: str) -> list[str]:
+    """The words of ``text`` in any script, casefolded, for matching and counting.
+
+    Text is NFKC-normalised (full-width and ligature forms become plain letters) and casefolded
+    ("Straße" → "strasse", "ΟΔΟΣ" → "οδοσ"), so that two spellings of a word are one word.
+    See ``_word_pattern`` for what a word is; Chinese and Japanese give one word per character.
+    """
+    folded = unicodedata.normalize("NFC", unicodedata.normalize("NFKC", text).casefold())
+    return [word.replace("\u2019", "'") for word in _word_pattern().findall(folded)]
+
+
+def word_set(text: str) -> set[str]:
+    """The words of ``text`` and the parts of its apostrophe words, for membership tests.
+
+    An instruction that says "restaurant's" also rules out the generated word "restaurant"
+    (tokenizers usually emit "restaurant" and "'s" as separate tokens).
+    """
+    found = set()
+    for word in words(text):
+        found.add(word)
+        found.update(part for part in word.split("'") if part)
+    return found
 
 
 def content_words(text: str, extra_stopwords: frozenset[str] | set[str] = frozenset()) -> list[str]:
-    """Lower-cased words of ``text`` with punctuation, stopwords and ``extra_stopwords`` removed."""
-    words = _WORD.findall(text.lower())
-    return [w for w in words if w not in ENGLISH_STOPWORDS and w not in extra_stopwords]
+    """:func:`words` of ``text`` without English stopwords and ``extra_stopwords`` (casefolded)."""
+    return [w for w in words(text) if w not in ENGLISH_STOPWORDS and w not in extra_stopwords]

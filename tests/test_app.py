@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from inbedder.app import exports, figures, loading, pipeline, projection
+from inbedder.app import access, exports, figures, loading, pipeline, projection
 from inbedder.app.cli import EXPLORER, streamlit_command
 from inbedder.app.messages import escape_markdown, for_page, hover_text
 from inbedder.cli import build_parser
@@ -186,15 +186,163 @@ def test_choose_k_prefers_the_true_number_of_groups():
 
 
 # --------------------------------------------------------------------------- command
+def _option(command: list[str], name: str) -> str:
+    return command[command.index(name) + 1]
+
+
 def test_app_command_is_registered_and_builds_the_streamlit_command():
     args = build_parser().parse_args(["app", "--port", "8600", "--host", "0.0.0.0", "--no-browser"])
-    assert (args.port, args.host, args.no_browser) == (8600, "0.0.0.0", True)
-    command = streamlit_command(8600, "0.0.0.0", browser=False)
+    assert (args.port, args.host, args.no_browser, args.allow_any_model) == (8600, "0.0.0.0", True, False)
+    assert build_parser().parse_args(["app", "--allow-any-model"]).allow_any_model is True
+    command = streamlit_command(8600, "0.0.0.0")
     assert command[:5] == [sys.executable, "-m", "streamlit", "run", str(EXPLORER)]
     assert EXPLORER.is_file()
-    assert "--server.port" in command and "8600" in command and "--server.headless" in command
+    assert _option(command, "--server.port") == "8600" and _option(command, "--server.address") == "0.0.0.0"
     with pytest.raises(InBedderError, match="not a port number"):
         streamlit_command(70000, "localhost")
+
+
+@pytest.mark.parametrize("host", ["localhost", "0.0.0.0", "::1"])
+def test_streamlit_always_runs_headless_without_prompt_and_with_our_upload_limit(host):
+    command = streamlit_command(8501, host)
+    assert _option(command, "--server.headless") == "true"  # the browser tab is opened by `inbedder app`
+    assert _option(command, "--server.showEmailPrompt") == "false"
+    assert _option(command, "--server.maxUploadSize") == str(loading.MAX_UPLOAD_MB)
+
+
+@pytest.mark.parametrize(
+    ("host", "flag", "allowed"),
+    [
+        ("localhost", False, True), ("127.0.0.1", False, True), ("::1", False, True), ("[::1]", False, True),
+        ("LOCALHOST", False, True), ("127.0.0.2", False, True),
+        ("0.0.0.0", False, False), ("::", False, False), ("192.168.1.20", False, False),
+        ("example.org", False, False), ("", False, False),
+        ("0.0.0.0", True, True), ("example.org", True, True),
+    ],
+)
+def test_command_tells_the_page_whether_any_model_may_be_loaded(host, flag, allowed):
+    assert access.allows_any_model(host, allow_any_model=flag) is allowed
+    assert access.environment(host, allow_any_model=flag) == {access.ENV: "1" if allowed else "0"}
+
+
+def test_page_decision_follows_the_command_else_the_listen_address():
+    assert access.page_allows_any_model({access.ENV: "1"}, "0.0.0.0") is True
+    assert access.page_allows_any_model({access.ENV: "0"}, "localhost") is False
+    assert access.page_allows_any_model({}, "127.0.0.1") is True  # `streamlit run --server.address 127.0.0.1`
+    assert access.page_allows_any_model({}, None) is False  # plain `streamlit run` listens everywhere
+
+
+def test_a_public_page_loads_only_the_embedded_model_and_shipped_adapters(tmp_path):
+    from inbedder.models import DEFAULT_GENERATOR, NO_ADAPTER, shipped_adapter_dir
+
+    choices = access.adapter_choices()
+    assert list(choices.values())[:2] == [None, NO_ADAPTER]
+    for value in (*choices.values(), "", str(shipped_adapter_dir())):
+        access.check_model_choice(None, value, allow_any=False)
+    access.check_model_choice(DEFAULT_GENERATOR, None, allow_any=False)
+    other = tmp_path / "adapter"
+    other.mkdir()
+    (other / "adapter_config.json").write_text("{}")
+    refused = [("facebook/opt-1.3b", None), (str(tmp_path), None), ("", str(other)), (None, "/etc"),
+               (None, str(shipped_adapter_dir()) + "/../../..")]
+    for model, adapter in refused:
+        with pytest.raises(InBedderError, match=r"loads only the embedded model and the shipped adapters; .*"
+                                                r"`inbedder app --allow-any-model`") as caught:
+            access.check_model_choice(model, adapter, allow_any=False)
+        assert "\n" not in str(caught.value)
+        access.check_model_choice(model, adapter, allow_any=True)
+
+
+@pytest.mark.parametrize("allow", ["0", "1"])
+def test_page_shows_a_picker_instead_of_free_model_fields_when_public(allow, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv(access.ENV, allow)
+    app = AppTest.from_file(str(EXPLORER), default_timeout=120)
+    app.run()
+    assert not app.exception and not app.error
+    free_fields = {field.key for field in app.text_input} & {"model", "adapter"}
+    pickers = {box.key for box in app.selectbox} & {"model_choice", "adapter_choice"}
+    if allow == "1":
+        assert free_fields == {"model", "adapter"} and not pickers
+    else:
+        assert not free_fields and pickers == {"model_choice", "adapter_choice"}
+        assert app.selectbox(key="adapter_choice").options == list(access.adapter_choices())
+
+
+def _server_environment(tmp_path: Path) -> tuple[dict[str, str], Path]:
+    """A fresh machine: empty HOME (no Streamlit credentials), a BROWSER that records the URL."""
+    home = tmp_path / "home"
+    home.mkdir()
+    opened = tmp_path / "opened.txt"
+    browser = tmp_path / "record-url"
+    browser.write_text(f'#!/bin/sh\necho "$1" >> "{opened}"\n')
+    browser.chmod(0o755)
+    environment = {key: value for key, value in os.environ.items() if key not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    environment |= {"HOME": str(home), "BROWSER": str(browser)}
+    environment.pop("XDG_CONFIG_HOME", None)
+    return environment, opened
+
+
+def _start_app(tmp_path: Path, port: int, *options: str) -> tuple[subprocess.Popen, Path, Path]:
+    environment, opened = _server_environment(tmp_path)
+    log = tmp_path / "server.log"
+    with log.open("w") as out:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "inbedder.cli", "app", "--port", str(port), "--host", "127.0.0.1", *options],
+            stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, env=environment, start_new_session=True,
+        )
+    return server, opened, log
+
+
+def _group_gone(group: int, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(group, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def _end_group(server: subprocess.Popen) -> None:
+    try:
+        os.killpg(server.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    server.wait(timeout=20)
+
+
+def test_app_serves_with_stdin_closed_on_a_fresh_home_and_stops_with_its_server(tmp_path):
+    port = _free_port()
+    server, opened, log = _start_app(tmp_path, port, "--no-browser")
+    try:
+        _wait_healthy(f"http://127.0.0.1:{port}", server, timeout=120)
+        server.send_signal(signal.SIGTERM)  # only `inbedder app`, not its process group
+        server.wait(timeout=30)
+        assert _group_gone(server.pid, timeout=30), "the Streamlit server outlived `inbedder app`"
+        assert not opened.exists()  # --no-browser
+        assert "Email" not in log.read_text()
+    finally:
+        _end_group(server)
+
+
+def test_app_opens_the_browser_itself_and_never_prompts(tmp_path):
+    port = _free_port()
+    server, opened, log = _start_app(tmp_path, port)
+    try:
+        _wait_healthy(f"http://127.0.0.1:{port}", server, timeout=120)
+        deadline = time.monotonic() + 30
+        while not opened.exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert opened.exists() and opened.read_text().split() == [f"http://127.0.0.1:{port}"]
+        assert "Email" not in log.read_text()
+        os.killpg(server.pid, signal.SIGTERM)  # as Ctrl-C in a terminal reaches the whole group
+        server.wait(timeout=30)
+        assert _group_gone(server.pid, timeout=30)
+    finally:
+        _end_group(server)
 
 
 # --------------------------------------------------------------------------- the page

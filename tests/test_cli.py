@@ -51,7 +51,7 @@ def test_cluster_round_trip_for_each_input_format(tiny_models, tmp_path, fmt):
                  "--output", str(output), "--embeddings", str(tmp_path / "emb.safetensors"), *_tiny(tiny_models)])
     assert code == 0
     rows = pd.read_parquet(output)
-    assert list(rows.columns[:4]) == ["id", "text", "cluster", "answer"]
+    assert list(rows.columns[:4]) == ["row", "text", "cluster", "answer"]  # row numbers: the input has no id column
     assert rows["text"].tolist() == REVIEWS and set(rows["cluster"]) <= {0, 1, 2}
     run = json.loads((tmp_path / "out" / "clusters.parquet.run.json").read_text())
     assert run["instruction"] == "What is the review about?" and run["options"]["k"] == 3
@@ -86,7 +86,7 @@ def test_empty_rows_are_skipped_counted_and_ids_kept(tiny_models, tmp_path, caps
     args = ["cluster", str(path), "--instruction", "What is it about?", "--k", "2", "--output", str(output), *_tiny(tiny_models)]
     args.remove("--quiet")
     assert main(args) == 0
-    assert pd.read_csv(output)["id"].tolist() == [0, 3, 4]
+    assert pd.read_csv(output)["row"].tolist() == [0, 3, 4]
     assert "skipped 2 empty row(s)" in capsys.readouterr().err
 
 
@@ -99,7 +99,7 @@ def test_empty_rows_are_skipped_counted_and_ids_kept(tiny_models, tmp_path, caps
         (lambda p: p.write_text("text\na\nb\n"), ["--k", "5"], "larger than the number of texts"),
         (lambda p: p.write_text("text\na\nb\n"), ["--k", "1"], "at least 2 clusters"),
         (lambda p: p.write_text("text\na\nb\n"), ["--instruction", " "], "instruction is empty"),
-        (lambda p: p.write_text("text\na\nb\n"), ["--model", "/no/such/dir"], "cannot load model"),
+        (lambda p: p.write_text("text\na\nb\n"), ["--model", "/no/such/dir"], "does not exist"),
         (lambda p: p.write_text("text\na\nb\n"), ["--output", "x.xlsx"], "unsupported suffix"),
         (lambda p: None, [], "does not exist"),
     ],

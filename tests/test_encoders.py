@@ -143,7 +143,7 @@ def test_bad_arguments_give_one_line_errors(tiny_models):
         (lambda: model.encode("one text", INSTRUCTION), "list of strings"),
         (lambda: model.encode(["ok", ""], INSTRUCTION), "text #1"),
         (lambda: InBedder(tiny_models["llama"], template="{input} only"), "no {instruction} slot"),
-        (lambda: InBedder("/no/such/model/dir"), "cannot load model"),
+        (lambda: InBedder("/no/such/model/dir"), "model folder .* does not exist"),
     ]:
         with pytest.raises(InBedderError, match=pattern) as error:
             call()

@@ -160,10 +160,47 @@ def test_a_killed_run_resumes_from_its_checkpoint(tiny_models, qa_file, tmp_path
     assert (tmp_path / "run" / "checkpoints" / "checkpoint-4").is_dir()
 
 
-def test_cli_reports_bad_data_in_one_line(tmp_path, capsys):
-    assert main(["finetune", "--data", str(tmp_path / "missing.jsonl"), "--output", str(tmp_path / "o")]) == 2
+def _cli_error(capsys, *argv: str) -> str:
+    """Run ``inbedder finetune ARGV``; it must exit 2 with exactly one line on stderr."""
+    assert main(["finetune", *argv]) == 2
     error = capsys.readouterr().err.strip()
-    assert error.startswith("inbedder: error:") and "\n" not in error
+    assert error.startswith("inbedder: error:") and "\n" not in error, error
+    return error
+
+
+def test_cli_reports_bad_data_in_one_line(tmp_path, capsys):
+    error = _cli_error(capsys, "--data", str(tmp_path / "missing.jsonl"), "--output", str(tmp_path / "o"))
+    assert "does not exist" in error and "datasets" not in error
+    error = _cli_error(capsys, "--data", "someorg/some-qa-data", "--output", str(tmp_path / "o"))  # a hub id, no file
+    assert "'someorg/some-qa-data' is not a local file" in error and "dataset" in error
+
+
+@pytest.mark.parametrize("name", ["missing.jsonl", "data/qa.csv", "./qa", "~/surely/not/here/qa.parquet", "a/b/c"])
+def test_a_missing_file_says_it_does_not_exist_not_pip_install_datasets(tmp_path, monkeypatch, capsys, name):
+    monkeypatch.chdir(tmp_path)
+    error = _cli_error(capsys, "--data", name, "--output", str(tmp_path / "o"))
+    assert "does not exist" in error and "datasets" not in error and "hub" not in error
+
+
+@pytest.mark.parametrize("flag, value", [
+    ("--epochs", "0"), ("--epochs", "-1"), ("--epochs", "nan"), ("--lr", "0"), ("--lr", "-1e-4"), ("--lr", "inf"),
+    ("--lora-r", "0"), ("--lora-alpha", "0"), ("--lora-dropout", "1"), ("--lora-dropout", "-0.1"),
+    ("--batch-size", "0"), ("--grad-accum", "0"), ("--max-length", "0"), ("--mask-slots", "0"),
+    ("--answer-tokens", "0"), ("--save-steps", "0"), ("--max-steps", "0"), ("--max-steps", "-5"),
+    ("--seed", "-1"), ("--eval-split", "1"), ("--device", "tpu"),
+])
+def test_bad_numbers_are_refused_in_one_line_before_the_model_loads(tiny_models, qa_file, tmp_path, capsys, flag, value):
+    output = tmp_path / "run"
+    error = _cli_error(capsys, "--data", qa_file, "--base", tiny_models["llama"], "--output", str(output),
+                       "--max-steps", "1", "--device", "cpu", "--quiet", f"{flag}={value}")
+    assert flag in error and "training data" not in error  # refused before the data report, i.e. before any work
+    assert not output.exists()
+
+
+def test_a_missing_base_model_folder_is_refused_before_reading_data(tmp_path, capsys):
+    error = _cli_error(capsys, "--data", str(tmp_path / "nope.jsonl"), "--base", str(tmp_path / "no-model"),
+                       "--output", str(tmp_path / "o"))
+    assert "model folder" in error and "does not exist" in error
 
 
 @pytest.mark.slow

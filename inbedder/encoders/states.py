@@ -10,8 +10,7 @@ from dataclasses import dataclass
 
 import torch
 
-DIRECT_METHODS = ("1st-gen", "avg-gen", "last-gen", "avg-ppt", "avg-all")
-"""Methods that pool the LM's own hidden states."""
+from inbedder.methods import DIRECT_METHODS  # noqa: F401  (re-exported: the encoders import it from here)
 
 
 @dataclass

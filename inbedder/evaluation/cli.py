@@ -124,7 +124,7 @@ def run_robustness(args: argparse.Namespace) -> None:
 
 
 def run_compare(args: argparse.Namespace) -> None:
-    from inbedder.embedder import METHODS
+    from inbedder.methods import METHODS
     from inbedder.evaluation.suite import parse_tasks
 
     if args.method:
@@ -141,7 +141,9 @@ def _run(args: argparse.Namespace, tasks: list[str], methods: list[str] | None) 
     from inbedder.evaluation.api import build_subjects, build_suite
     from inbedder.evaluation.report import all_tables, write_run
     from inbedder.evaluation.suite import run_suite
+    from inbedder.validation import check_options
 
+    check_options(args)
     started = time.time()
     output_dir = _output_dir(args)
     suite = build_suite(

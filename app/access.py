@@ -1,0 +1,105 @@
+"""Which models a visitor of the explorer may make the server load.
+
+Loading a model means reading any folder the server can see or downloading any hub id, so a
+page reachable from other machines offers only the embedded model and the shipped adapters,
+unless whoever started it said otherwise (``inbedder app --allow-any-model``). ``inbedder app``
+passes its decision to the page in :data:`ENV`; the page itself (``streamlit run``) falls back
+on the address Streamlit listens on. Light at import: ``inbedder --help`` imports the CLI.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping
+from pathlib import Path
+
+from inbedder.errors import InBedderError
+
+ENV = "INBEDDER_APP_ALLOW_ANY_MODEL"
+"""``1``: the page offers free model and adapter fields; ``0``: only the shipped choices."""
+
+DEFAULT_ADAPTER_LABEL = "shipped InBedder adapter (default)"
+NO_ADAPTER_LABEL = "none (the bare model)"
+
+
+def is_local(host: str | None) -> bool:
+    """True when ``host`` accepts connections from this machine only (localhost or a loopback IP).
+
+    No host (Streamlit's default) listens on every interface, so it is not local.
+    """
+    if not host:
+        return False
+    name = host.strip().strip("[]").lower()
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def allows_any_model(host: str | None, *, allow_any_model: bool = False) -> bool:
+    """Whether a page served on ``host`` may load any model: on loopback, or when asked to."""
+    return allow_any_model or is_local(host)
+
+
+def environment(host: str, *, allow_any_model: bool = False) -> dict[str, str]:
+    """The variables ``inbedder app`` sets for the page (added to the server's environment)."""
+    return {ENV: "1" if allows_any_model(host, allow_any_model=allow_any_model) else "0"}
+
+
+def page_allows_any_model(environ: Mapping[str, str], address: str | None) -> bool:
+    """The page's decision: :data:`ENV` when ``inbedder app`` set it, else the listen address."""
+    value = environ.get(ENV)
+    if value is not None:
+        return value.strip() == "1"
+    return is_local(address)
+
+
+def shipped_adapters() -> dict[str, str]:
+    """Name → folder of each adapter shipped in ``inbedder.data`` (``data/adapters``)."""
+    from inbedder.data import path
+
+    root = path("adapters")
+    if not root.is_dir():
+        return {}
+    return {
+        folder.name: str(folder)
+        for folder in sorted(root.iterdir())
+        if (folder / "adapter_config.json").is_file()
+    }
+
+
+def adapter_choices() -> dict[str, str | None]:
+    """Label → adapter value for the page's adapter picker when only shipped choices are allowed.
+
+    ``None`` lets :func:`inbedder.models.resolve_adapter` pick the shipped adapter of the
+    embedded model; ``"none"`` loads the bare model.
+    """
+    from inbedder.models import NO_ADAPTER, SHIPPED_ADAPTER
+
+    default = Path(SHIPPED_ADAPTER).name
+    others = {name: folder for name, folder in shipped_adapters().items() if name != default}
+    return {DEFAULT_ADAPTER_LABEL: None, NO_ADAPTER_LABEL: NO_ADAPTER, **others}
+
+
+def _shown(value: str) -> str:
+    return repr(value if len(value) <= 60 else value[:57] + "...")
+
+
+def check_model_choice(model: str | None, adapter: str | None, *, allow_any: bool) -> None:
+    """Refuse, in one line, a model or adapter outside the shipped choices of a restricted page."""
+    if allow_any:
+        return
+    from inbedder.models import DEFAULT_GENERATOR
+
+    fix = ("this explorer is reachable from other machines, so it loads only the embedded model and the "
+           "shipped adapters; to load {} start it with `inbedder app --allow-any-model` (or on localhost)")
+    if model not in (None, "", DEFAULT_GENERATOR):
+        raise InBedderError(fix.format(f"model {_shown(model)}"))
+    if adapter in (None, ""):
+        return
+    allowed = {value for value in adapter_choices().values() if value is not None}
+    shipped = {Path(folder).resolve() for folder in shipped_adapters().values()}
+    if adapter not in allowed and Path(adapter).expanduser().resolve() not in shipped:
+        raise InBedderError(fix.format(f"adapter {_shown(adapter)}"))

@@ -47,7 +47,7 @@ class Result:
         table = exports.per_text_table(
             self.corpus, self.clustering.labels, self.clustering.answers, self.projection.coords
         )
-        table.insert(0, "row", np.arange(len(table)))
+        table.insert(0, "point", np.arange(len(table)))  # position on the map; "row" may be an id column
         return table
 
 
@@ -339,7 +339,7 @@ def _texts(result: Result) -> None:
     query = st.text_input("Search texts and answers", key="search", placeholder="e.g. waiter")
     table = result.table()
     found = pipeline.search(table, query)
-    columns = [c for c in ("text", "cluster", "answer", "label", "id") if c in table.columns]
+    columns = [c for c in ("text", "cluster", "answer", "label", "id", "row") if c in table.columns]
     st.caption(f"{len(found):,} of {len(table):,} texts" + (f" contain “{query}”" if query.strip() else ""))
     st.dataframe(found[columns], hide_index=True, width="stretch", height=480)
 
@@ -380,7 +380,7 @@ def _compare(first: Result, corpus: Corpus, corpus_key: tuple, params: pipeline.
 
 
 def _downloads(result: Result) -> None:
-    table = result.table().drop(columns="row")
+    table = result.table().drop(columns="point")
     stem = "inbedder-" + "".join(ch if ch.isalnum() else "-" for ch in result.clustering.params.question.lower())[:40].strip("-")
     st.download_button("Per-text table (CSV)", exports.csv_bytes(table), f"{stem}.csv", "text/csv", key="dl_csv", on_click="ignore")
     st.download_button("Per-text table (Parquet)", exports.parquet_bytes(table), f"{stem}.parquet",

@@ -14,12 +14,13 @@ import numpy as np
 import pandas as pd
 
 from inbedder.io import Corpus
+from inbedder.report import id_column
 
 
 def per_text_table(corpus: Corpus, labels: np.ndarray, answers: list[str], coords: np.ndarray) -> pd.DataFrame:
-    """One row per text: id, text, cluster, answer, x, y (and the gold label when there is one)."""
+    """One row per text: id (or row), text, cluster, answer, x, y (and the gold label when there is one)."""
     frame = pd.DataFrame({
-        "id": corpus.ids, "text": corpus.texts, "cluster": np.asarray(labels, dtype=int), "answer": answers,
+        id_column(corpus): corpus.ids, "text": corpus.texts, "cluster": np.asarray(labels, dtype=int), "answer": answers,
         "x": coords[:, 0].astype(float), "y": coords[:, 1].astype(float),
     })
     if corpus.labels is not None:

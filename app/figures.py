@@ -36,8 +36,8 @@ def cluster_names(info: pd.DataFrame, keywords: int = 3) -> dict[int, str]:
 def map_figure(points: pd.DataFrame, names: Mapping[int, str], height: int = 520) -> go.Figure:
     """Scatter of the drawn texts coloured by cluster; hover shows text and answer.
 
-    ``points`` needs columns row, x, y, cluster, text, answer; rows with no x (not drawn) are
-    left out. Each marker carries its row in ``customdata`` so selections map back to texts.
+    ``points`` needs columns point, x, y, cluster, text, answer; rows with no x (not drawn) are
+    left out. Each marker carries its point (position in the table) in ``customdata`` so selections map back to texts.
     """
     drawn = points[np.isfinite(points["x"].to_numpy(dtype=float))]
     trace = go.Scattergl if len(drawn) >= WEBGL_FROM else go.Scatter
@@ -51,7 +51,7 @@ def map_figure(points: pd.DataFrame, names: Mapping[int, str], height: int = 520
         figure.add_trace(trace(
             x=part["x"], y=part["y"], mode="markers", name=shorten(names.get(int(cluster), f"C{cluster}"), 40),
             marker=dict(color=colour(cluster), size=7 if len(drawn) < 2000 else 4, opacity=0.85),
-            customdata=part[["row"]].to_numpy(), text=hover,
+            customdata=part[["point"]].to_numpy(), text=hover,
             hovertemplate="%{text}<extra>%{fullData.name}</extra>",
         ))
     figure.update_layout(

@@ -157,7 +157,7 @@ def test_figures_and_exports_from_a_clustering_table():
                          "example_answers": [["x", "y"], ["z"]]})
     names = figures.cluster_names(info)
     assert names == {1: "C1 · food, taste", 0: "C0"}
-    points = pd.DataFrame({"row": [0, 1, 2], "x": [0.0, 1.0, np.nan], "y": [0.0, 1.0, np.nan],
+    points = pd.DataFrame({"point": [0, 1, 2], "x": [0.0, 1.0, np.nan], "y": [0.0, 1.0, np.nan],
                            "cluster": [1, 1, 0], "text": ["a", "b", "c"], "answer": ["x", "y", "z"]})
     figure = figures.map_figure(points, names)
     assert sum(len(trace.x) for trace in figure.data) == 2  # the undrawn row is left out
@@ -169,7 +169,7 @@ def test_figures_and_exports_from_a_clustering_table():
     assert flat.loc[0, "keywords"] == "food | taste" and flat.loc[0, "keyword_scores"] == "0.9000 | 0.5000"
     corpus = loading.read_upload("t.csv", _csv("text,label\na,p\nb,q\nc,p\n"), label_column="label")
     rows = exports.per_text_table(corpus, np.array([1, 1, 0]), ["x", "y", "z"], np.array([[0, 0], [1, 1], [np.nan, np.nan]]))
-    assert list(rows.columns) == ["id", "text", "cluster", "answer", "x", "y", "label"]
+    assert list(rows.columns) == ["row", "text", "cluster", "answer", "x", "y", "label"]
     back = pd.read_parquet(io.BytesIO(exports.parquet_bytes(rows)))
     assert back["text"].tolist() == ["a", "b", "c"] and np.isnan(back.loc[2, "x"])
     assert pipeline.search(rows, "B").index.tolist() == [1]

@@ -152,7 +152,7 @@ def embed(
             for start in range(0, len(unique), chunk):
                 part = unique[start : start + chunk]
                 before, tick = len(model.cache), time.perf_counter()
-                model.encode_with_answers(part, question, method, batch_size, show_progress_bar=False)
+                model.encode_with_answers(part, question, method=method, batch_size=batch_size, show_progress_bar=False)
                 added = min(len(part), max(0, len(model.cache) - before))
                 if added:
                     computed += added
@@ -209,12 +209,12 @@ def cluster(
         silhouettes: dict[int, float] = {}
         k = params.k
         if k is None:
-            encoded = model.encode_with_answers(texts, question, method, normalize_embeddings=True)
+            encoded = model.encode_with_answers(texts, question, method=method, normalize_embeddings=True)
             silhouettes = choose_k(encoded.embeddings, seed=params.seed)
             k = max(silhouettes, key=silhouettes.get)
         check_k(k, len(texts))
         clusterer = InstructionClusterer(
-            model, question, k, method, random_state=params.seed, show_progress_bar=False
+            model, question, n_clusters=k, method=method, random_state=params.seed, show_progress_bar=False
         ).fit(texts, labels)
         info = clusterer.cluster_info(top_n_keywords=top_n_keywords, n_examples=n_examples)
         composition = clusterer.label_composition() if labels is not None else None

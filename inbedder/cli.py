@@ -185,7 +185,7 @@ def run_cluster(args: argparse.Namespace) -> None:
     check_k(args.k, corpus.texts)
     model = _embedder(args)
     if len(questions) > 1:  # one input pass for all questions; each clustering below then reads the cache
-        model.encode_questions(corpus.texts, questions, args.method, args.batch_size, show_progress_bar=not args.quiet)
+        model.encode_questions(corpus.texts, questions, method=args.method, batch_size=args.batch_size, show_progress_bar=not args.quiet)
     for question, plan in zip(questions, plans):
         _cluster_one(args, model, corpus, question, plan, started)
         started = time.time()
@@ -220,7 +220,8 @@ def _cluster_one(args: argparse.Namespace, model, corpus, question: str, plan: d
     from inbedder.report import format_summary, per_text_frame, run_record
 
     clusterer = InstructionClusterer(
-        model, question, args.k, args.method, args.batch_size, args.seed, show_progress_bar=not args.quiet
+        model, question, n_clusters=args.k, method=args.method, batch_size=args.batch_size, random_state=args.seed,
+        show_progress_bar=not args.quiet,
     ).fit(corpus.texts, corpus.labels)
     info = clusterer.cluster_info(top_n_keywords=args.top_n)
     if not args.quiet:
@@ -254,7 +255,7 @@ def run_embed(args: argparse.Namespace) -> None:
     corpus = _read(args)
     model = _embedder(args)
     encoded = model.encode_with_answers(
-        corpus.texts, question, args.method, args.batch_size, show_progress_bar=not args.quiet,
+        corpus.texts, question, method=args.method, batch_size=args.batch_size, show_progress_bar=not args.quiet,
         answers=bool(args.answers),
     )
     with staged_files() as staged:

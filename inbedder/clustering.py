@@ -25,6 +25,7 @@ class InstructionClusterer:
         self,
         model: InBedder,
         instruction: str,
+        *,
         n_clusters: int = 6,
         method: str | None = None,
         batch_size: int = 16,
@@ -46,7 +47,8 @@ class InstructionClusterer:
         texts = list(texts)
         check_k(self.n_clusters, texts)
         encoded = self.model.encode_with_answers(
-            texts, self.instruction, self.method, self.batch_size, self.show_progress_bar, normalize_embeddings=True
+            texts, self.instruction, method=self.method, batch_size=self.batch_size,
+            show_progress_bar=self.show_progress_bar, normalize_embeddings=True,
         )
         distinct = len(np.unique(encoded.embeddings.round(6), axis=0))
         if distinct < self.n_clusters:

@@ -31,7 +31,7 @@ def v_measure_table(model: InBedder, method: str, show_progress_bar: bool = True
     texts = frame["review"].tolist()
     table = {}
     for name, (question, k) in DEMO_QUESTIONS.items():
-        clusterer = InstructionClusterer(model, question, k, method, show_progress_bar=show_progress_bar)
+        clusterer = InstructionClusterer(model, question, n_clusters=k, method=method, show_progress_bar=show_progress_bar)
         clusterer.fit(texts, frame[name].tolist())
         table[name] = {labelling: v_measure(frame[labelling].tolist(), clusterer.labels_) for labelling in LABELLINGS}
         if verbose:

@@ -11,7 +11,7 @@ import logging
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -51,10 +51,21 @@ DEFAULT_ANSWER_TOKENS = 8  # answer length without an adapter; adapters record t
 
 @dataclass
 class Encoded:
-    """Embeddings with the generated answer of every text (same order as the input)."""
+    """Embeddings with the generated answer of every text (same order as the input).
+
+    ``answer_prefix`` is the prefix every answer was continued from (resolved, never "auto");
+    ``cached`` and ``computed`` count the distinct texts read from the cache and embedded now.
+    """
 
     embeddings: np.ndarray
     answers: list[str]
+    answer_prefix: str = ""
+    cached: int = 0
+    computed: int = 0
+
+
+Progress = Callable[[int, int], None]
+"""``progress(done, total)``: called after each batch with the texts (or answers) embedded so far."""
 
 
 class InBedder:
@@ -196,25 +207,30 @@ class InBedder:
         self,
         texts: Sequence[str],
         instruction: str,
+        *,
         method: str | None = None,
         batch_size: int = 16,
         show_progress_bar: bool | None = None,
         normalize_embeddings: bool = False,
+        progress: Progress | None = None,
     ) -> np.ndarray:
         """Embed ``texts`` by the answer to ``instruction``; returns an array [len(texts), dim]."""
         return self.encode_with_answers(
-            texts, instruction, method, batch_size, show_progress_bar, normalize_embeddings, answers=False
+            texts, instruction, method=method, batch_size=batch_size, show_progress_bar=show_progress_bar,
+            normalize_embeddings=normalize_embeddings, answers=False, progress=progress,
         ).embeddings
 
     def encode_with_answers(
         self,
         texts: Sequence[str],
         instruction: str,
+        *,
         method: str | None = None,
         batch_size: int = 16,
         show_progress_bar: bool | None = None,
         normalize_embeddings: bool = False,
         answers: bool = True,
+        progress: Progress | None = None,
     ) -> Encoded:
         """Embeddings plus each text's generated short answer (used to explain clusters)."""
         method = self.check_method(method or self.method)
@@ -223,7 +239,7 @@ class InBedder:
         if batch_size < 1:
             raise InBedderError(f"--batch-size must be at least 1 (got {batch_size})")
         unique = list(dict.fromkeys(texts))  # duplicates are embedded once
-        self.prompts.answer_prefix = self.resolve_answer_prefix(unique, instruction)
+        prefix = self.prompts.answer_prefix = self.resolve_answer_prefix(unique, instruction)
         digest = settings_key(self.settings(method, instruction))
         keys = {text: EmbeddingCache.key(digest, text) for text in unique}
         found = self.cache.get(list(keys.values()))
@@ -238,27 +254,34 @@ class InBedder:
                         (keys[text], vector, answer) for (text, _), vector, answer in zip(batch, vectors, batch_answers)
                     )
                     bar.update(len(batch))
+                    if progress is not None:
+                        progress(bar.n, len(missing))
             self.prompts.report_truncation()
-        return self._collect(texts, keys, normalize_embeddings, answers)
+        return self._collect(texts, keys, normalize_embeddings, answers, prefix=prefix, computed=len(missing))
 
-    def _collect(self, texts: list[str], keys: dict[str, str], normalize_embeddings: bool, answers: bool) -> Encoded:
+    def _collect(
+        self, texts: list[str], keys: dict[str, str], normalize_embeddings: bool, answers: bool, *, prefix: str,
+        computed: int,
+    ) -> Encoded:
         """The cached embeddings (and answers) of ``texts``, in their order."""
         found = self.cache.get(list(keys.values()))
         embeddings = np.stack([found[keys[text]][0] for text in texts])
         if normalize_embeddings:
             embeddings = embeddings / np.clip(np.linalg.norm(embeddings, axis=1, keepdims=True), 1e-12, None)
         kept = [found[keys[text]][1] or "" for text in texts] if answers else []
-        return Encoded(embeddings, kept)
+        return Encoded(embeddings, kept, answer_prefix=prefix, cached=len(keys) - computed, computed=computed)
 
     def encode_questions(
         self,
         texts: Sequence[str],
         instructions: Sequence[str],
+        *,
         method: str | None = None,
         batch_size: int = 16,
         show_progress_bar: bool | None = None,
         normalize_embeddings: bool = False,
         answers: bool = True,
+        progress: Progress | None = None,
     ) -> dict[str, Encoded]:
         """One corpus under several questions: ``{instruction: Encoded}`` in the given order.
 
@@ -273,7 +296,8 @@ class InBedder:
         if not self._shares_prefixes(method, answers, given):
             return {
                 instruction: self.encode_with_answers(
-                    texts, instruction, method, batch_size, show_progress_bar, normalize_embeddings, answers
+                    texts, instruction, method=method, batch_size=batch_size, show_progress_bar=show_progress_bar,
+                    normalize_embeddings=normalize_embeddings, answers=answers, progress=progress,
                 )
                 for instruction in given
             }
@@ -299,11 +323,15 @@ class InBedder:
         _report_cached(len(unique) * len(questions) - total, total, show, unit="answers")
         if pending:
             with tqdm(total=total, desc=f"InBedder {method} × {len(questions)} questions", unit="answer", disable=not show) as bar:
-                self._encode_shared(pending, prefixes, keys, method, batch_size, answers, bar)
+                self._encode_shared(pending, prefixes, keys, method, batch_size, answers, bar, progress)
             self.prompts.report_truncation()
         self.prompts.answer_prefix = prefixes[questions[-1]]
+        computed = {question: sum(question in asked for asked in pending.values()) for question in questions}
         return {
-            instruction: self._collect(texts, keys[stripped[instruction]], normalize_embeddings, answers)
+            instruction: self._collect(
+                texts, keys[stripped[instruction]], normalize_embeddings, answers,
+                prefix=prefixes[stripped[instruction]], computed=computed[stripped[instruction]],
+            )
             for instruction in given
         }
 
@@ -347,7 +375,7 @@ class InBedder:
 
     def _encode_shared(
         self, pending: dict[str, list[str]], prefixes: dict[str, str], keys: dict[str, dict[str, str]],
-        method: str, batch_size: int, answers: bool, bar,
+        method: str, batch_size: int, answers: bool, bar, progress: Progress | None,
     ) -> None:
         """Embed every pending (text, question) pair with one prefix pass per text; cache each chunk."""
         generate = method in _GENERATING or answers
@@ -382,6 +410,8 @@ class InBedder:
                     (keys[question][text], vector, reply) for (text, question), vector, reply in zip(rows, vectors, replies)
                 )
                 bar.update(len(rows))
+                if progress is not None:
+                    progress(bar.n, bar.total)
 
     def _shared_batches(self, pending: dict[str, list[str]], prefixes: dict[str, str], batch_size: int):
         """Texts with their questions' prompts, sorted by shared-prefix length within windows, in batches.

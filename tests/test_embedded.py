@@ -55,7 +55,7 @@ def test_the_same_seed_gives_the_same_clusters_and_keywords(default_model):
 
     texts = pd.read_csv(path("reviews.csv"))["review"].tolist()[:64]
     question, _ = DEMO_QUESTIONS["aspect"]
-    runs = [InstructionClusterer(default_model, question, 4, show_progress_bar=False).fit(texts) for _ in range(2)]
+    runs = [InstructionClusterer(default_model, question, n_clusters=4, show_progress_bar=False).fit(texts) for _ in range(2)]
     np.testing.assert_array_equal(runs[0].labels_, runs[1].labels_)
     info = runs[0].cluster_info()
     assert info["size"].sum() == 64

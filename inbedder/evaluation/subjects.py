@@ -42,8 +42,8 @@ class MethodSubject:
 
     def embed(self, texts: Sequence[str], instructions: Sequence[str]) -> dict[str, np.ndarray]:
         encoded = self.model.encode_questions(
-            list(texts), list(instructions), self.method, self.batch_size, self.show_progress_bar,
-            normalize_embeddings=True, answers=False,
+            list(texts), list(instructions), method=self.method, batch_size=self.batch_size,
+            show_progress_bar=self.show_progress_bar, normalize_embeddings=True, answers=False,
         )
         return {instruction: result.embeddings for instruction, result in encoded.items()}
 

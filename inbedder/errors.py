@@ -33,3 +33,9 @@ class InBedderError(ValueError):
 
 class NotFittedError(InBedderError, AttributeError):
     """An estimator was used before ``fit`` (as in scikit-learn, also an ``AttributeError``)."""
+
+
+def one_line(error: BaseException | str) -> str:
+    """A library's (often multi-line) message collapsed to one line, so ours stays one line."""
+    text = " ".join(str(error).split()).rstrip(".")
+    return text or (type(error).__name__ if isinstance(error, BaseException) else "")

@@ -9,29 +9,25 @@ A page reachable from other machines offers only the embedded model and the ship
 or hub id the server can reach.
 
 Query parameters prefill the controls (for links and the browser test), e.g.
-``?sample=1&question=What+is+the+sentiment%3F&k=2&limit=48&run=1`` (``k=auto`` for silhouette).
+``?sample=1&question=What+is+the+sentiment%3F&k=2&limit=48&run=1`` (``k=auto`` for silhouette);
+the sidebar that reads them is :mod:`inbedder.app.sidebar`.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import streamlit as st
 
-from inbedder.app import access, exports, figures, loading, pipeline, projection
+from inbedder.app import access, exports, figures, loading, pipeline, projection, sidebar
 from inbedder.app.messages import duration, escape_markdown, for_page, shorten, unexpected
 from inbedder.errors import InBedderError
 from inbedder.io import Corpus
 
 logger = logging.getLogger("inbedder.app")
-
-NONE = "(none)"
-SAMPLE, UPLOAD = "Sample: 256 restaurant reviews", "Upload a file"
-DEFAULT_METHOD = "default (1st-gen; avg-gen for masked LMs)"
 
 
 @dataclass
@@ -58,166 +54,9 @@ def _model(model: str, adapter: str, cache_folder: str):
     return pipeline.load_model(model, adapter)
 
 
-@st.cache_data(show_spinner=False, max_entries=8)
-def _inspect(name: str, data: bytes, encoding: str) -> loading.TableInfo:
-    return loading.inspect_upload(name, data, encoding)
-
-
-@st.cache_data(show_spinner="Reading the file…", max_entries=8)
-def _read_upload(name: str, data: bytes, encoding: str, text: str | None, label: str | None) -> Corpus:
-    return loading.read_upload(name, data, encoding, text, label)
-
-
-@st.cache_data(show_spinner=False, max_entries=4)
-def _read_sample(label: str | None) -> Corpus:
-    return loading.read_sample(label)
-
-
 @st.cache_data(show_spinner="Drawing the map (UMAP)…", max_entries=16)
 def _project(embeddings: np.ndarray, limit: int, seed: int) -> projection.Projection:
-    return projection.project(embeddings, limit, seed)
-
-
-# --------------------------------------------------------------------------- sidebar
-def _allow_any_model() -> bool:
-    """Whether visitors may load any model: set by `inbedder app`, else by the listen address."""
-    return access.page_allows_any_model(os.environ, st.get_option("server.address"))
-
-
-DEFAULTS = {
-    "source": SAMPLE, "sample_label": loading.SAMPLE_LABEL_COLUMNS[0], "limit": 0,
-    "question": loading.SAMPLE_QUESTIONS[0], "k": 4, "k_auto": False,
-    "question2": loading.SAMPLE_QUESTIONS[1], "k2": 2, "k2_auto": False,
-}
-
-
-def _apply_query_params() -> bool:
-    """Prefill controls from the URL once per session; True when the URL asks to run.
-
-    Controls take their defaults from session state (not ``value=``), so a URL can set them.
-    """
-    for key, value in DEFAULTS.items():
-        st.session_state.setdefault(key, value)
-    if st.session_state.get("_query_applied"):
-        return False
-    st.session_state["_query_applied"] = True
-    query = st.query_params
-    if query.get("sample") in ("1", "true", "yes"):
-        st.session_state["source"] = SAMPLE
-    if "label" in query:
-        st.session_state["sample_label"] = query["label"] or NONE
-    if "question" in query:
-        st.session_state["question"] = query["question"]
-    if "question2" in query:
-        st.session_state["question2"] = query["question2"]
-    for name, target in (("k", "k"), ("k2", "k2")):
-        value = query.get(name)
-        if value == "auto":
-            st.session_state[f"{target}_auto"] = True
-        elif value and value.isdigit():
-            st.session_state[target] = max(2, int(value))
-            st.session_state[f"{target}_auto"] = False
-    if (query.get("limit") or "").isdigit():
-        st.session_state["limit"] = int(query["limit"])
-    return query.get("run") in ("1", "true", "yes")
-
-
-def _data_controls() -> tuple[Corpus, tuple] | None:
-    """The corpus the user chose (and a key identifying it), or None after showing why not."""
-    st.sidebar.header("1 · Data")
-    source = st.sidebar.radio("Texts", (SAMPLE, UPLOAD), key="source", label_visibility="collapsed")
-    if source == SAMPLE:
-        label = st.sidebar.selectbox(
-            "Label column (optional)", (NONE, *loading.SAMPLE_LABEL_COLUMNS), key="sample_label",
-            help="Gold labels, to score the clustering (V-measure) and show each cluster's make-up.",
-        )
-        label = None if label == NONE else label
-        corpus, key = _read_sample(label), ("sample", label)
-    else:
-        upload = st.sidebar.file_uploader(
-            f"CSV, TSV, JSONL, JSON, Parquet or TXT (one text per line), up to {loading.MAX_UPLOAD_MB} MB",
-            type=list(loading.UPLOAD_TYPES), key="upload",
-        )
-        if upload is None:
-            st.info("Upload a file in the sidebar, or pick the sample, to begin.")
-            return None
-        encoding = st.sidebar.selectbox("Encoding", loading.ENCODINGS, key="encoding")
-        data = upload.getvalue()
-        try:
-            info = _inspect(upload.name, data, encoding)
-            text = label = None
-            if info.columns:
-                text = st.sidebar.selectbox(
-                    "Text column", info.columns, key="upload_text",
-                    index=info.columns.index(info.text_default) if info.text_default in info.columns else 0,
-                )
-                options = (NONE, *[c for c in info.columns if c != text])
-                label = st.sidebar.selectbox(
-                    "Label column (optional)", options, key="upload_label",
-                    index=options.index(info.label_default) if info.label_default in options else 0,
-                )
-                label = None if label == NONE else label
-            corpus = _read_upload(upload.name, data, encoding, text, label)
-        except InBedderError as error:
-            st.error(for_page(error))
-            return None
-        key = ("upload", loading.digest(data), encoding, text, label)
-    limit = st.sidebar.number_input(
-        "Use the first N texts (0 = all)", min_value=0, step=16, key="limit",
-        help="A quick look at a big file; clustering a subset also keeps runs short on a CPU.",
-    )
-    limited = loading.first_rows(corpus, int(limit))
-    parts = [f"**{len(limited.texts):,}** texts"]
-    if len(limited.texts) < len(corpus.texts):
-        parts.append(f"of {len(corpus.texts):,}")
-    if corpus.skipped:
-        parts.append(f"· {corpus.skipped} empty row(s) skipped")
-    if corpus.labels is not None:
-        parts.append("· with labels")
-    st.sidebar.markdown(" ".join(parts), help=f"Source: {corpus.source}")
-    return limited, (*key, int(limit))
-
-
-def _question_controls() -> tuple[pipeline.RunParams, bool, bool]:
-    """The question, k, model and method; and whether Run or Stop was pressed."""
-    from inbedder.embedder import METHODS
-
-    st.sidebar.header("2 · Question")
-    question = st.sidebar.text_input(
-        "Your question about each text", key="question",
-        help="The model answers it for every text; texts with similar answers end up together.",
-    )
-    auto = st.sidebar.checkbox("Choose k automatically (silhouette, 2–10)", key="k_auto")
-    k = st.sidebar.number_input("Clusters (k)", min_value=2, max_value=200, key="k", disabled=auto)
-    with st.sidebar.expander("Model and method"):
-        if _allow_any_model():
-            model = st.text_input("Model (hub id or folder; empty: the embedded SmolLM2-135M-Instruct)", key="model")
-            adapter = st.text_input(
-                "LoRA adapter folder", key="adapter",
-                help="Empty: the shipped InBedder adapter for the embedded model, if installed; 'none': no adapter.",
-            )
-        else:
-            from inbedder.models import DEFAULT_GENERATOR
-
-            st.selectbox(
-                "Model", (f"embedded {DEFAULT_GENERATOR}",), key="model_choice", disabled=True,
-                help="This page is reachable from other machines, so it offers only the shipped models; "
-                     "start it with `inbedder app --allow-any-model` to load your own.",
-            )
-            choices = access.adapter_choices()
-            label = st.selectbox("LoRA adapter", tuple(choices), key="adapter_choice")
-            model, adapter = "", choices[label] or ""
-        method = st.selectbox("Method", (DEFAULT_METHOD, *METHODS), key="method",
-                              help="1st-gen (the default) reads the state that chooses the answer's first word.")
-    params = pipeline.RunParams(
-        question=" ".join(question.split()), k=None if auto else int(k),
-        method=None if method == DEFAULT_METHOD else method, model=model.strip() or None,
-        adapter=adapter.strip() or None,
-    )
-    left, right = st.sidebar.columns(2)
-    run = left.button("Run", type="primary", key="run", width="stretch")
-    stop = right.button("Stop", key="stop", width="stretch", help="Stops after the current batch; finished texts stay cached.")
-    return params, run, stop
+    return projection.project(embeddings, limit, seed=seed)
 
 
 # --------------------------------------------------------------------------- running
@@ -227,7 +66,7 @@ def _run(corpus: Corpus, corpus_key: tuple, params: pipeline.RunParams, slot: st
     try:
         loading.check_clusterable(corpus, params.k)
         pipeline.check_question(params.question)
-        access.check_model_choice(params.model, params.adapter, allow_any=_allow_any_model())
+        access.check_model_choice(params.model, params.adapter, allow_any=sidebar.allow_any_model())
         from inbedder.models import cache_dir
 
         model = _model(params.model or "", params.adapter or "", str(cache_dir()))
@@ -237,9 +76,9 @@ def _run(corpus: Corpus, corpus_key: tuple, params: pipeline.RunParams, slot: st
             bar.progress(done / total, text=f"Embedding: {done:,} of {total:,} texts{eta}")
 
         progress(0, len(set(corpus.texts)), None)
-        report = pipeline.embed(model, corpus.texts, params.question, params.method, progress)
+        report = pipeline.embed(model, corpus.texts, params.question, method=params.method, progress=progress)
         bar.progress(1.0, text="Clustering and explaining…")
-        clustering = pipeline.cluster(model, corpus.texts, params, corpus.labels, corpus)
+        clustering = pipeline.cluster(model, corpus.texts, params, labels=corpus.labels, corpus=corpus)
         clustering.report = report
         bar.progress(1.0, text="Drawing the map…")
         mapped = _project(clustering.embeddings, projection.DISPLAY_LIMIT, params.seed)
@@ -254,12 +93,12 @@ def _run(corpus: Corpus, corpus_key: tuple, params: pipeline.RunParams, slot: st
 
 
 # --------------------------------------------------------------------------- showing
-def _map(result: Result, key: str, height: int = 520) -> None:
+def _map(result: Result, key: str, *, height: int = 520) -> None:
     """The map with click/lasso selection: the selected texts are listed under it."""
     table = result.table()
     names = figures.cluster_names(result.clustering.info)
     event = st.plotly_chart(
-        figures.map_figure(table, names, height), key=key, on_select="rerun",
+        figures.map_figure(table, names, height=height), key=key, on_select="rerun",
         selection_mode=("points", "box", "lasso"), width="stretch",
     )
     st.caption(result.projection.note + " Hover for text and answer; click or lasso points to list them.")
@@ -365,10 +204,10 @@ def _compare(first: Result, corpus: Corpus, corpus_key: tuple, params: pipeline.
     left, right = st.columns(2)
     with left:
         st.markdown(f"**Q1** · {escape_markdown(first.clustering.params.question)}")
-        _map(first, "map_q1", 420)
+        _map(first, "map_q1", height=420)
     with right:
         st.markdown(f"**Q2** · {escape_markdown(second.clustering.params.question)}")
-        _map(second, "map_q2", 420)
+        _map(second, "map_q2", height=420)
     from sklearn.metrics import adjusted_mutual_info_score
 
     agreement = adjusted_mutual_info_score(first.clustering.labels, second.clustering.labels)
@@ -399,9 +238,9 @@ def main() -> None:
     st.title("InBedder explorer")
     st.caption("Cluster your texts by **your** question: a language model answers it for every text, "
                "texts with similar answers are grouped, and the answers' keywords explain each group.")
-    autorun = _apply_query_params()
-    chosen = _data_controls()
-    params, run, stop = _question_controls()
+    autorun = sidebar.apply_query_params()
+    chosen = sidebar.data_controls()
+    params, run, stop = sidebar.question_controls()
     if chosen is None:
         return
     corpus, corpus_key = chosen

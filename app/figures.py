@@ -33,7 +33,7 @@ def cluster_names(info: pd.DataFrame, keywords: int = 3) -> dict[int, str]:
     return names
 
 
-def map_figure(points: pd.DataFrame, names: Mapping[int, str], height: int = 520) -> go.Figure:
+def map_figure(points: pd.DataFrame, names: Mapping[int, str], *, height: int = 520) -> go.Figure:
     """Scatter of the drawn texts coloured by cluster; hover shows text and answer.
 
     ``points`` needs columns point, x, y, cluster, text, answer; rows with no x (not drawn) are

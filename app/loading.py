@@ -47,7 +47,7 @@ def digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()[:16]
 
 
-def check_size(name: str, size: int, limit_mb: float = MAX_UPLOAD_MB) -> None:
+def check_size(name: str, size: int, *, limit_mb: float = MAX_UPLOAD_MB) -> None:
     """Refuse files the page would take minutes to parse and hours to embed."""
     if size > limit_mb * 2**20:
         raise InBedderError(
@@ -77,7 +77,7 @@ def _as_file(name: str, data: bytes) -> Iterator[Path]:
             raise InBedderError(for_page(error, {str(path): safe})) from error
 
 
-def inspect_upload(name: str, data: bytes, encoding: str = "utf-8") -> TableInfo:
+def inspect_upload(name: str, data: bytes, *, encoding: str = "utf-8") -> TableInfo:
     """Columns and defaults for an uploaded table; a .txt file has one text per line."""
     with _as_file(name, data) as path:
         if path.suffix.lower() == ".txt":
@@ -113,6 +113,7 @@ def _text_columns(frame) -> dict[str, float]:
 def read_upload(
     name: str,
     data: bytes,
+    *,
     encoding: str = "utf-8",
     text_column: str | None = None,
     label_column: str | None = None,
@@ -121,7 +122,7 @@ def read_upload(
     with _as_file(name, data) as path:
         if path.suffix.lower() == ".txt":
             text_column = label_column = None
-        corpus = read_corpus(path, text_column, None, label_column, encoding)
+        corpus = read_corpus(path, text_column, label_column=label_column, encoding=encoding)
     return replace(corpus, source=name)
 
 
@@ -129,7 +130,7 @@ def read_sample(label_column: str | None = SAMPLE_LABEL_COLUMNS[0]) -> Corpus:
     """The shipped restaurant reviews (256, labelled by aspect and by sentiment)."""
     from inbedder.data import path
 
-    corpus = read_corpus(path(SAMPLE_FILE), SAMPLE_TEXT_COLUMN, "id", label_column)
+    corpus = read_corpus(path(SAMPLE_FILE), SAMPLE_TEXT_COLUMN, id_column="id", label_column=label_column)
     return replace(corpus, source=f"sample: {SAMPLE_FILE}")
 
 

@@ -1,8 +1,9 @@
-"""Wording for the page: core errors are written for the command line, the page has controls.
+"""Wording for the page: library errors name Python parameters, the page has controls.
 
-:class:`~inbedder.errors.InBedderError` messages name CLI flags (``--text-column``) and file
-paths; on the page the user picked a control and uploaded a file with its own name, so the
-message is reworded to match what they see.
+An :class:`~inbedder.errors.InBedderError` names the parameter it is about (``text_column``,
+``n_clusters=30``) and :meth:`~inbedder.errors.InBedderError.renamed` rewrites it with
+:data:`PAGE_NAMES`, the one table of parameter -> control. File paths are renamed too: an
+upload is read from a temporary copy, and the user knows it by its own name.
 """
 
 from __future__ import annotations
@@ -10,36 +11,87 @@ from __future__ import annotations
 import html
 import re
 import textwrap
+from collections.abc import Iterator, Mapping
 
-# CLI flag (with an optional value pattern) -> what the page calls it.
-_FLAGS = (
+from inbedder.errors import InBedderError, one_line
+
+CONTROLS = {
+    "n_clusters": "k",
+    "text_column": "the 'Text column' choice",
+    "label_column": "the 'Label column' choice",
+    "id_column": "the id column",
+    "encoding": "the 'Encoding' choice",
+    "instruction": "the question",
+    "instructions": "the question",
+    "batch_size": "the batch size",
+    "top_n_keywords": "the number of keywords",
+    "top_n": "the number of keywords",
+}
+"""Parameter -> what the page calls the control that sets it."""
+
+VALUES = {
+    "n_clusters": "k = {value}",
+    "encoding": "the {value} encoding",
+}
+"""``parameter=value`` -> how the page says that setting (else "<control> <value>")."""
+
+VERBS = {"encoding": ("pass the ", "choose the ")}
+"""Per parameter, the library's verb for setting it and the page's (a choice is chosen)."""
+
+
+class _PageNames(Mapping[str, str]):
+    """:data:`CONTROLS`, and ``name=value`` keys phrased by :data:`VALUES` (values are open-ended)."""
+
+    def __getitem__(self, key: str) -> str:
+        name, equals, value = key.partition("=")
+        if equals and name in VALUES:
+            return VALUES[name].format(value=value.strip("'\""))
+        if equals:
+            raise KeyError(key)
+        return CONTROLS[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(CONTROLS)
+
+    def __len__(self) -> int:
+        return len(CONTROLS)
+
+
+PAGE_NAMES: Mapping[str, str] = _PageNames()
+
+# Fallback for messages still written with CLI flags (inbedder.io until it names parameters);
+# applies to nothing once every message does, and can then be deleted.
+_LEGACY_FLAGS = (
     (r"pass --encoding ([\w-]+)", r"choose the \1 encoding"),
-    (r"--text-column", "the 'Text column' choice"),
-    (r"--label-column", "the 'Label column' choice"),
-    (r"--id-column", "the id column"),
-    (r"lower --k to", "lower k to"),
-    (r"lower --k", "lower k"),
+    (r"--text-column", CONTROLS["text_column"]),
+    (r"--label-column", CONTROLS["label_column"]),
+    (r"--id-column", CONTROLS["id_column"]),
     (r"--k (\d+)", r"k = \1"),
-    (r"--k", "k"),
-    (r"--instruction", "the question"),
-    (r"--batch-size", "the batch size"),
+    (r"--k\b", "k"),
+    (r"--instruction", CONTROLS["instruction"]),
+    (r"--batch-size", CONTROLS["batch_size"]),
 )
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>$~])")
 
 
 def for_page(error: BaseException | str, paths: dict[str, str] | None = None) -> str:
-    """The error's message in the page's terms: temporary paths renamed, flags named as controls."""
+    """The error's message in the page's terms: parameters named as controls, temporary paths renamed."""
     message = str(error)
+    if isinstance(error, InBedderError):
+        message = error.renamed(PAGE_NAMES)
+        for parameter in getattr(error, "parameters", (error.parameter,)):
+            if parameter in VERBS:
+                message = message.replace(*VERBS[parameter])
     for path, name in (paths or {}).items():
         message = message.replace(path, name)
-    for pattern, replacement in _FLAGS:
+    for pattern, replacement in _LEGACY_FLAGS:
         message = re.sub(pattern, replacement, message)
     return message
 
 
 def unexpected(error: BaseException) -> str:
     """One line for a failure we did not foresee: the page never shows a traceback."""
-    detail = " ".join(str(error).split()) or "no details"
+    detail = one_line(error) or "no details"
     return f"Something went wrong ({type(error).__name__}: {textwrap.shorten(detail, 300)}). " \
         "The details are in the terminal that runs the explorer."
 
@@ -54,7 +106,7 @@ def shorten(text: str, width: int) -> str:
     return textwrap.shorten(" ".join(text.split()), width=width, placeholder="…") or text[:width]
 
 
-def hover_text(text: str, width: int = 280, line: int = 60) -> str:
+def hover_text(text: str, width: int = 280, *, line: int = 60) -> str:
     """Plotly hover label: shortened, HTML-escaped and wrapped with <br> so it stays narrow."""
     return "<br>".join(html.escape(part) for part in textwrap.wrap(shorten(text, width), line)) or "(empty)"
 

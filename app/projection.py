@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from inbedder.vectors import unit_rows
+
 DISPLAY_LIMIT = 20_000  # points drawn; see README for UMAP time at this size
 MIN_UMAP_POINTS = 15  # below this the map is PCA (UMAP's default neighbourhood is 15)
 NEIGHBOURS = 15
@@ -37,18 +39,18 @@ class Projection:
         return f"{self.method} map of {drawn}, computed in {self.seconds:.1f} s."
 
 
-def display_sample(n: int, limit: int = DISPLAY_LIMIT, seed: int = 0) -> np.ndarray:
+def display_sample(n: int, limit: int = DISPLAY_LIMIT, *, seed: int = 0) -> np.ndarray:
     """Indices of the texts to draw: all of them, or a reproducible random subset of ``limit``."""
     if n <= limit:
         return np.arange(n)
     return np.sort(np.random.default_rng(seed).choice(n, size=limit, replace=False))
 
 
-def project(embeddings: np.ndarray, limit: int = DISPLAY_LIMIT, seed: int = 0) -> Projection:
+def project(embeddings: np.ndarray, limit: int = DISPLAY_LIMIT, *, seed: int = 0) -> Projection:
     """Lay out the drawn texts in 2-D (UMAP, cosine); never fails for tiny or degenerate input."""
     started = time.perf_counter()
     embeddings = np.asarray(embeddings, dtype=np.float32)
-    shown = display_sample(len(embeddings), limit, seed)
+    shown = display_sample(len(embeddings), limit, seed=seed)
     points = embeddings[shown]
     method = "UMAP"
     if len(points) < MIN_UMAP_POINTS:
@@ -84,10 +86,9 @@ def _umap(points: np.ndarray, seed: int) -> np.ndarray:
     return xy
 
 
-def cosine_neighbours(points: np.ndarray, k: int, block: int = 2048) -> tuple[np.ndarray, np.ndarray]:
+def cosine_neighbours(points: np.ndarray, k: int, *, block: int = 2048) -> tuple[np.ndarray, np.ndarray]:
     """Each point's k nearest points by cosine distance (itself first), exactly, in row blocks."""
-    norms = np.linalg.norm(points, axis=1, keepdims=True)
-    unit = (points / np.where(norms == 0, 1.0, norms)).astype(np.float32)
+    unit = unit_rows(points, dtype=np.float32)
     indices = np.empty((len(unit), k), dtype=np.int64)
     distances = np.empty((len(unit), k), dtype=np.float32)
     for start in range(0, len(unit), block):

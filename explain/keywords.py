@@ -37,6 +37,7 @@ def _stopword_set(extra_stopwords: Iterable[str]) -> frozenset[str]:
 def cluster_keywords(
     answers: Sequence[str],
     labels: Sequence[int] | np.ndarray,
+    *,
     top_n: int = 10,
     extra_stopwords: Iterable[str] = (),
 ) -> dict[int, list[tuple[str, float]]]:
@@ -50,7 +51,7 @@ def cluster_keywords(
     that the output is deterministic.
     """
     if top_n < 1:
-        raise InBedderError(f"top_n must be at least 1, got {top_n}")
+        raise InBedderError(f"top_n must be at least 1, got {top_n}", parameter="top_n")
     cluster_of = as_cluster_labels(labels, len(answers))
     clusters = sorted(int(c) for c in np.unique(cluster_of))
     documents = [

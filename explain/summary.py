@@ -15,20 +15,16 @@ import pandas as pd
 from sklearn.metrics import v_measure_score
 
 from inbedder.errors import InBedderError
+from inbedder.vectors import unit_rows
 
 from .keywords import as_cluster_labels, cluster_keywords
-
-
-def _unit_rows(matrix: np.ndarray) -> np.ndarray:
-    """Rows scaled to unit L2 norm so that dot products are cosines; zero rows stay zero."""
-    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
-    return matrix / np.where(norms == 0, 1.0, norms)
 
 
 def representative_indices(
     embeddings: np.ndarray,
     labels: Sequence[int] | np.ndarray,
     centroids: np.ndarray,
+    *,
     n: int = 3,
 ) -> dict[int, list[int]]:
     """Indices of the ``n`` members of each cluster closest (cosine) to its centroid, nearest first.
@@ -47,7 +43,7 @@ def representative_indices(
         raise InBedderError(
             f"cluster labels must lie in 0..{len(centroids) - 1} (one per centroid row)"
         )
-    similarity = _unit_rows(embeddings) @ _unit_rows(centroids).T
+    similarity = unit_rows(embeddings) @ unit_rows(centroids).T
     result: dict[int, list[int]] = {}
     for cluster in sorted(int(c) for c in np.unique(cluster_of)):
         members = np.flatnonzero(cluster_of == cluster)
@@ -57,7 +53,7 @@ def representative_indices(
 
 
 def _known_pairs(labels: Sequence[int] | np.ndarray, true_labels: Sequence[Any]) -> pd.DataFrame:
-    """(cluster, true) pairs, without those whose true label is missing (None or NaN)."""
+    """(cluster, true) pairs, without those whose true label is missing (None, NaN, pd.NA)."""
     true = pd.Series(list(true_labels), dtype=object)
     pairs = pd.DataFrame({"cluster": as_cluster_labels(labels, len(true)), "true": true})
     return pairs[~true.isna()]
@@ -84,7 +80,12 @@ def label_entropy(
 
 
 def v_measure(true_labels: Sequence[Any], labels: Sequence[int] | np.ndarray) -> float:
-    """V-measure of the clustering against gold labels, over the texts that have a gold label."""
+    """V-measure (scikit-learn's, β = 1) of a clustering against gold labels: the one used everywhere.
+
+    The rule for missing labels: texts whose gold label is None, NaN or pd.NA are left out (a
+    corpus labelled in part is scored on its labelled part); the others are compared as strings,
+    so 1 and "1" are one class. An error when no text has a label or the lengths differ.
+    """
     pairs = _known_pairs(labels, true_labels)
     if pairs.empty:
         raise InBedderError("no text has a true label, so the V-measure cannot be computed")
@@ -97,6 +98,7 @@ def cluster_table(
     texts: Sequence[str],
     embeddings: np.ndarray,
     centroids: np.ndarray,
+    *,
     true_labels: Sequence[Any] | None = None,
     top_n_keywords: int = 8,
     n_examples: int = 3,
@@ -114,9 +116,11 @@ def cluster_table(
             f"answers ({len(answers)}), texts ({len(texts)}) and embeddings ({len(embeddings)}) "
             "must have one entry per text"
         )
+    if top_n_keywords < 1:
+        raise InBedderError(f"top_n_keywords must be at least 1, got {top_n_keywords}", parameter="top_n_keywords")
     cluster_of = as_cluster_labels(labels, len(texts))
-    keywords = cluster_keywords(answers, cluster_of, top_n_keywords, extra_stopwords)
-    nearest = representative_indices(embeddings, cluster_of, centroids, n_examples)
+    keywords = cluster_keywords(answers, cluster_of, top_n=top_n_keywords, extra_stopwords=extra_stopwords)
+    nearest = representative_indices(embeddings, cluster_of, centroids, n=n_examples)
     rows = [
         {
             "cluster": cluster,
@@ -134,7 +138,11 @@ def cluster_table(
     )
     if true_labels is None:
         return table.sort_values(["size", "cluster"], ascending=[False, True], ignore_index=True)
+    return _with_purity(table, cluster_of, true_labels)
 
+
+def _with_purity(table: pd.DataFrame, cluster_of: np.ndarray, true_labels: Sequence[Any]) -> pd.DataFrame:
+    """Entropy, top label and its share per cluster; rows from the purest cluster (paper Table 3)."""
     composition = label_composition(cluster_of, true_labels)
     entropy = label_entropy(cluster_of, true_labels)
     table["entropy"] = [entropy.get(c, np.nan) for c in table["cluster"]]

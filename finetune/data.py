@@ -16,7 +16,7 @@ from typing import Sequence
 
 import pandas as pd
 
-from inbedder.errors import InBedderError
+from inbedder.errors import InBedderError, one_line
 from inbedder.stopwords import content_words
 
 logger = logging.getLogger(__name__)
@@ -83,6 +83,7 @@ def strip_answer(answer: str) -> str:
 
 def load_records(
     source: str,
+    *,
     input_column: str | None = None,
     instruction_column: str | None = None,
     answer_column: str | None = None,
@@ -91,15 +92,16 @@ def load_records(
     """Read a JSONL/CSV/TSV/Parquet file, or a dataset-hub id, as columns input/instruction/answer."""
     frame = _read_local(source, encoding) if _is_local(source) else _read_hub(source)
     chosen = {
-        "input": _pick_column(frame, source, input_column, INPUT_COLUMNS, "--input-column"),
-        "instruction": _pick_column(frame, source, instruction_column, INSTRUCTION_COLUMNS, "--instruction-column"),
-        "answer": _pick_column(frame, source, answer_column, ANSWER_COLUMNS, "--answer-column"),
+        "input": _pick_column(frame, source, input_column, INPUT_COLUMNS, "input_column"),
+        "instruction": _pick_column(frame, source, instruction_column, INSTRUCTION_COLUMNS, "instruction_column"),
+        "answer": _pick_column(frame, source, answer_column, ANSWER_COLUMNS, "answer_column"),
     }
     return pd.DataFrame({name: frame[column] for name, column in chosen.items()})
 
 
 def prepare(
     sources: Sequence[str],
+    *,
     input_column: str | None = None,
     instruction_column: str | None = None,
     answer_column: str | None = None,
@@ -107,11 +109,16 @@ def prepare(
 ) -> PreparedData:
     """Read every source, strip answers, drop examples whose answer or fields end up empty."""
     if not sources:
-        raise InBedderError("no training data given; pass --data FILE (JSONL/CSV/Parquet) or a dataset-hub id")
+        raise InBedderError(
+            "no training data given; pass sources: JSONL/CSV/Parquet files or dataset-hub ids", parameter="sources"
+        )
     examples: list[QAExample] = []
     read = empty_answer = missing = 0
     for source in sources:
-        frame = load_records(source, input_column, instruction_column, answer_column, encoding)
+        frame = load_records(
+            source, input_column=input_column, instruction_column=instruction_column, answer_column=answer_column,
+            encoding=encoding,
+        )
         for input_text, instruction, answer in frame[["input", "instruction", "answer"]].itertuples(index=False):
             read += 1
             input_text, instruction, answer = (_cell(v) for v in (input_text, instruction, answer))
@@ -126,17 +133,19 @@ def prepare(
     if not examples:
         raise InBedderError(
             f"no usable training examples in {', '.join(sources)} ({read} read, {empty_answer} with answers "
-            f"that are only stopwords, {missing} with empty fields); check the column flags"
+            f"that are only stopwords, {missing} with empty fields); check input_column, instruction_column "
+            "and answer_column",
+            parameter=("input_column", "instruction_column", "answer_column"),
         )
     return PreparedData(examples, read, empty_answer, missing, [str(s) for s in sources])
 
 
 def split_by_input(
-    examples: list[QAExample], eval_fraction: float, seed: int
+    examples: list[QAExample], eval_fraction: float, *, seed: int
 ) -> tuple[list[QAExample], list[QAExample]]:
     """Hold out whole passages (all questions about them), so the held-out loss is on unseen texts."""
     if not 0 <= eval_fraction < 1:
-        raise InBedderError(f"--eval-split must be in [0, 1) (got {eval_fraction})")
+        raise InBedderError(f"eval_split must be in [0, 1) (got {eval_fraction})", parameter="eval_split")
     inputs = sorted({e.input for e in examples})
     random.Random(seed).shuffle(inputs)
     held = set(inputs[: round(len(inputs) * eval_fraction)]) if eval_fraction else set()
@@ -186,25 +195,28 @@ def _read_hub(source: str) -> pd.DataFrame:
     try:
         return datasets.load_dataset(source, split="train").to_pandas()
     except Exception as error:  # noqa: BLE001 - any hub failure becomes one line for the user
-        first = (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
         raise InBedderError(
-            f"{source!r} is not a local file and cannot be loaded from the dataset hub ({first}); "
+            f"{source!r} is not a local file and cannot be loaded from the dataset hub ({one_line(error, limit=200)}); "
             "pass a local JSONL/CSV/Parquet file"
         ) from error
 
 
-def _pick_column(frame: pd.DataFrame, source: str, given: str | None, candidates: tuple[str, ...], flag: str) -> str:
+def _pick_column(frame: pd.DataFrame, source: str, given: str | None, candidates: tuple[str, ...], parameter: str) -> str:
     columns = list(frame.columns)
     if given is not None:
         if given not in columns:
-            raise InBedderError(f"{flag} {given!r} is not a column of {source}; its columns are: {', '.join(map(str, columns))}")
+            raise InBedderError(
+                f"{parameter} {given!r} is not a column of {source}; its columns are: {', '.join(map(str, columns))}",
+                parameter=parameter,
+            )
         return given
     for name in candidates:
         if name in columns:
             return name
     raise InBedderError(
-        f"{source} has none of the columns {', '.join(candidates)}; name the right one with {flag} "
-        f"(its columns are: {', '.join(map(str, columns))})"
+        f"{source} has none of the columns {', '.join(candidates)}; name the right one with {parameter} "
+        f"(its columns are: {', '.join(map(str, columns))})",
+        parameter=parameter,
     )
 
 

@@ -3,7 +3,7 @@
 Built on transformers' ``Trainer`` and peft: checkpoints every ``save_steps`` so a killed run
 continues with ``resume=True``; seeded; bf16 and gradient checkpointing on a GPU. The output
 directory is a peft adapter plus ``inbedder.json`` recording base model, template and answer
-length, so ``--adapter DIR`` alone is enough to embed with it.
+length, so ``InBedder(adapter=DIR)`` alone is enough to embed with it.
 """
 
 from __future__ import annotations
@@ -90,6 +90,7 @@ class _Examples(torch.utils.data.Dataset):
 
 def finetune(
     config: FinetuneConfig,
+    *,
     show_progress_bar: bool = True,
     say: Callable[[str], None] | None = None,
     prepared: PreparedData | None = None,
@@ -103,22 +104,36 @@ def finetune(
     resume_from = _check_output(output, config.resume)
     template = _check_template(config.template)
     prepared = prepared or prepare(
-        config.data, config.input_column, config.instruction_column, config.answer_column
+        config.data, input_column=config.input_column, instruction_column=config.instruction_column,
+        answer_column=config.answer_column,
     )
     say(prepared.report())
-    train, held_out = split_by_input(prepared.examples, config.eval_split, config.seed)
+    train, held_out = split_by_input(prepared.examples, config.eval_split, seed=config.seed)
 
-    from peft import LoraConfig, get_peft_model
-    from transformers import Trainer, TrainingArguments, set_seed
+    from transformers import set_seed
 
     set_seed(config.seed)
-    loaded = load_generator(config.base, None, device, dtype=torch.float32)
+    loaded = load_generator(config.base, device=device, dtype=torch.float32)
     builder = FeatureBuilder(loaded.tokenizer, loaded.family, template, config.max_length, config.mask_slots)
     train_set, eval_set = _features(builder, train), _features(builder, held_out)
     if builder.prompts.truncated:
-        say(f"{builder.prompts.truncated} input(s) were longer than --max-length {config.max_length} with the prompt and were cut")
+        say(f"{builder.prompts.truncated} input(s) were longer than max_length ({config.max_length} tokens) with the prompt and were cut")
     if builder.cut_answers:
         say(f"{builder.cut_answers} answer(s) had more tokens than the {config.mask_slots} mask slots and were cut to fit")
+    model = _lora_model(loaded, config, device)
+    trainer = _trainer(model, loaded, config, output, train_set, eval_set, device, show_progress_bar)
+    result = _train(trainer, config, output, resume_from, len(train_set), len(eval_set), say)
+    result.model = model
+    _save(model, loaded, config, template, prepared, result)
+    if config.merge:
+        _save_merged(model, loaded.tokenizer, output / "merged")
+    say(f"wrote adapter to {output} ({result.steps} steps in {result.seconds:.0f} s)")
+    return result
+
+
+def _lora_model(loaded, config: FinetuneConfig, device: str):
+    """The base model with LoRA layers, ready to train."""
+    from peft import LoraConfig, get_peft_model
 
     lora = LoraConfig(
         r=config.lora_r,
@@ -129,9 +144,17 @@ def finetune(
     )
     model = get_peft_model(loaded.model, lora)
     model.train()
-    on_gpu = device.startswith("cuda")
-    if on_gpu:
+    if device.startswith("cuda"):
         model.enable_input_require_grads()  # gradient checkpointing through frozen embeddings
+    return model
+
+
+def _trainer(model, loaded, config: FinetuneConfig, output: Path, train_set: list, eval_set: list, device: str,
+             show_progress_bar: bool):
+    """transformers' Trainer with our schedule, checkpoints and quiet progress."""
+    from transformers import Trainer, TrainingArguments
+
+    on_gpu = device.startswith("cuda")
     args = TrainingArguments(
         output_dir=str(output / CHECKPOINTS),
         per_device_train_batch_size=config.batch_size,
@@ -164,59 +187,65 @@ def finetune(
         data_collator=collate(loaded.tokenizer.pad_token_id),
     )
     _quiet_progress(trainer)
-    before = trainer.evaluate()["eval_loss"] if eval_set and not resume_from else None
+    return trainer
+
+
+def _train(trainer, config: FinetuneConfig, output: Path, resume_from: Path | None, n_train: int, n_eval: int,
+           say: Callable[[str], None]) -> FinetuneResult:
+    """Train (or continue), with the held-out loss before and after."""
+    before = trainer.evaluate()["eval_loss"] if n_eval and not resume_from else None
     if before is not None:
-        say(f"held-out loss before training: {before:.4f} ({len(eval_set)} examples)")
+        say(f"held-out loss before training: {before:.4f} ({n_eval} examples)")
     started = time.time()
     outcome = trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
     seconds = time.time() - started
-    after = trainer.evaluate()["eval_loss"] if eval_set else None
+    after = trainer.evaluate()["eval_loss"] if n_eval else None
     if after is not None:
         say(f"held-out loss after training: {after:.4f}")
     trained = trainer.state.global_step * config.batch_size * config.grad_accum
-    result = FinetuneResult(
+    return FinetuneResult(
         output, trainer.state.global_step, float(outcome.training_loss), before, after, seconds,
-        trained / seconds if seconds else 0.0, len(train_set), len(eval_set), model,
+        trained / seconds if seconds else 0.0, n_train, n_eval,
     )
-    _save(model, loaded, config, template, prepared, result)
-    if config.merge:
-        _save_merged(model, loaded.tokenizer, output / "merged")
-    say(f"wrote adapter to {output} ({result.steps} steps in {seconds:.0f} s)")
-    return result
 
 
-# (option, CLI flag, smallest allowed value); each must be a whole number at least that large
+# (parameter, smallest allowed value); each must be a whole number at least that large
 _WHOLE_NUMBERS = (
-    ("lora_r", "--lora-r", 1), ("lora_alpha", "--lora-alpha", 1), ("batch_size", "--batch-size", 1),
-    ("grad_accum", "--grad-accum", 1), ("max_length", "--max-length", 1), ("mask_slots", "--mask-slots", 1),
-    ("answer_tokens", "--answer-tokens", 1), ("save_steps", "--save-steps", 1), ("seed", "--seed", 0),
+    ("lora_r", 1), ("lora_alpha", 1), ("batch_size", 1), ("grad_accum", 1), ("max_length", 1), ("mask_slots", 1),
+    ("answer_tokens", 1), ("save_steps", 1), ("seed", 0),
+)
+# (parameter, whether the value is in range, what is allowed): the fractional options
+_RANGES = (
+    ("epochs", lambda v: v > 0, "a number above 0, such as 1 or 0.5"),
+    ("lr", lambda v: v > 0, "a learning rate above 0, such as 2e-4"),
+    ("lora_dropout", lambda v: 0 <= v < 1, "in [0, 1), such as 0.05"),
+    ("eval_split", lambda v: 0 <= v < 1, "in [0, 1), such as 0.05 or 0 for none"),
 )
 
 
 def check_config(config: FinetuneConfig) -> None:
     """Refuse out-of-range options in one line each, before any data is read or model loaded.
 
-    Without this, ``--lora-r 0`` or ``--lr -1`` fail deep inside peft or transformers with a
+    Without this, ``lora_r=0`` or ``lr=-1`` fail deep inside peft or transformers with a
     traceback, after the model has been loaded and the data prepared.
     """
-    for name, flag, least in _WHOLE_NUMBERS:
+    for name, least in _WHOLE_NUMBERS:
         value = getattr(config, name)
         if isinstance(value, bool) or not isinstance(value, int) or value < least:
-            raise InBedderError(f"{flag} must be a whole number of at least {least} (got {value!r})")
+            raise InBedderError(f"{name} must be a whole number of at least {least} (got {value!r})", parameter=name)
     if config.seed > 2**32 - 1:
-        raise InBedderError(f"--seed must be at most {2**32 - 1} (got {config.seed})")
+        raise InBedderError(f"seed must be at most {2**32 - 1} (got {config.seed})", parameter="seed")
     if config.max_steps == 0 or config.max_steps < -1:
-        raise InBedderError(f"--max-steps must be at least 1, or -1 to train for --epochs (got {config.max_steps})")
-    if not _finite(config.epochs) or config.epochs <= 0:
-        raise InBedderError(f"--epochs must be a number above 0, such as 1 or 0.5 (got {config.epochs!r})")
-    if not _finite(config.lr) or config.lr <= 0:
-        raise InBedderError(f"--lr must be a learning rate above 0, such as 2e-4 (got {config.lr!r})")
-    if not _finite(config.lora_dropout) or not 0 <= config.lora_dropout < 1:
-        raise InBedderError(f"--lora-dropout must be in [0, 1), such as 0.05 (got {config.lora_dropout!r})")
-    if not _finite(config.eval_split) or not 0 <= config.eval_split < 1:
-        raise InBedderError(f"--eval-split must be in [0, 1), such as 0.05 or 0 for none (got {config.eval_split!r})")
+        raise InBedderError(
+            f"max_steps must be at least 1, or -1 to train for epochs (got {config.max_steps})",
+            parameter=("max_steps", "epochs"),
+        )
+    for name, fits, allowed in _RANGES:
+        value = getattr(config, name)
+        if not _finite(value) or not fits(value):
+            raise InBedderError(f"{name} must be {allowed} (got {value!r})", parameter=name)
     if config.target_modules is not None and not all(isinstance(m, str) and m.strip() for m in config.target_modules):
-        raise InBedderError("--target-modules must be comma-separated module names, such as q_proj,v_proj")
+        raise InBedderError("target_modules must be module names, such as q_proj and v_proj", parameter="target_modules")
 
 
 def _finite(value: object) -> bool:
@@ -231,8 +260,9 @@ def _check_template(template: str) -> str:
     if template in NAMED_TEMPLATES or "{input}" in template:
         return template
     raise InBedderError(
-        f"--template {template!r} is neither a named template ({', '.join(NAMED_TEMPLATES)}) nor a "
-        "string with {input} and {instruction}"
+        f"`template` {template!r} is neither a named template ({', '.join(NAMED_TEMPLATES)}) nor a "
+        "string with {input} and {instruction}",
+        parameter="template",
     )
 
 
@@ -243,11 +273,15 @@ def _check_output(output: Path, resume: bool) -> Path | None:
     ) if (output / CHECKPOINTS).is_dir() else []
     if resume:
         if not checkpoints:
-            raise InBedderError(f"--resume: {output} holds no checkpoint to continue from; drop --resume to start a new run")
+            raise InBedderError(
+                f"`resume=True` but {output} holds no checkpoint to continue from; drop `resume=True` to start a new run",
+                parameter="resume",
+            )
         return checkpoints[-1]
     if checkpoints or (output / "adapter_config.json").exists():
         raise InBedderError(
-            f"{output} already holds a fine-tuning run; pass --resume to continue it or choose another --output"
+            f"{output} already holds a fine-tuning run; pass resume=True to continue it or choose another output",
+            parameter=("resume", "output"),
         )
     return None
 

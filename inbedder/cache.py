@@ -6,7 +6,7 @@ with another k or another clustering setting is instant.
 
 The cache only ever holds work that can be redone, so a problem with it is never fatal to the
 user's data: a damaged row is recomputed (with one warning), and a file that is not a usable
-SQLite database fails in one line naming the file and the two fixes (delete it, or --no-cache).
+SQLite database fails in one line naming the file and the two fixes (delete it, or cache=False).
 One object may be shared by several threads (the explorer's reruns): every operation holds a lock.
 """
 
@@ -24,7 +24,7 @@ from typing import Iterable
 
 import numpy as np
 
-from inbedder.errors import InBedderError
+from inbedder.errors import InBedderError, one_line
 
 logger = logging.getLogger(__name__)
 
@@ -72,10 +72,14 @@ class EmbeddingCache:
         except OSError as error:
             raise InBedderError(
                 f"cannot create the folder of the embedding cache {self.path} ({error.strerror or error}); "
-                "set INBEDDER_CACHE to a writable folder or pass --no-cache"
+                "set INBEDDER_CACHE to a writable folder or pass `cache=False`",
+                parameter="cache",
             ) from error
         if self.path.is_dir():
-            raise InBedderError(f"the embedding cache {self.path} is a folder, not a file; remove it or pass --no-cache")
+            raise InBedderError(
+                f"the embedding cache {self.path} is a folder, not a file; remove it or pass `cache=False`",
+                parameter="cache",
+            )
 
     def _probe(self) -> None:
         """Read the header and schema, so a file that is not an SQLite database fails here, not mid-run.
@@ -92,7 +96,8 @@ class EmbeddingCache:
             if size and size < pages * page_size and not self.path.with_name(self.path.name + "-wal").exists():
                 raise InBedderError(
                     f"the embedding cache {self.path} is truncated ({size} bytes, its header says "
-                    f"{pages * page_size}); delete the file (it holds only cached embeddings) or pass --no-cache"
+                    f"{pages * page_size}); delete the file (it holds only cached embeddings) or pass `cache=False`",
+                    parameter="cache",
                 )
 
     def _check_schema(self) -> None:
@@ -100,27 +105,31 @@ class EmbeddingCache:
         if not _COLUMNS <= columns:
             raise InBedderError(
                 f"{self.path} is an SQLite file but not an InBedder embedding cache (its 'entries' table has columns "
-                f"{', '.join(sorted(columns))}); delete it, point INBEDDER_CACHE elsewhere, or pass --no-cache"
+                f"{', '.join(sorted(columns))}); delete it, point INBEDDER_CACHE elsewhere, or pass `cache=False`",
+                parameter="cache",
             )
         self._db.execute("SELECT key, vector, answer FROM entries ORDER BY rowid DESC LIMIT 1").fetchall()
 
     def _error(self, error: sqlite3.Error) -> InBedderError:
         """One line for an SQLite failure: what is wrong with which file, and how to fix it."""
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        reason = one_line(error, limit=200)
         code = getattr(error, "sqlite_errorname", "")
         if code in _BUSY or "locked" in reason:
             return InBedderError(
-                f"the embedding cache {self.path} is locked by another process ({reason}); wait for it to finish or pass --no-cache"
+                f"the embedding cache {self.path} is locked by another process ({reason}); wait for it to finish or pass `cache=False`",
+                parameter="cache",
             )
         corrupt = isinstance(error, sqlite3.DatabaseError) and not isinstance(error, sqlite3.OperationalError)
         if corrupt or code in _CORRUPT or "malformed" in reason or "not a database" in reason:
             return InBedderError(
                 f"the embedding cache {self.path} is damaged or not an SQLite file ({reason}); "
-                "delete the file (it holds only cached embeddings) or pass --no-cache"
+                "delete the file (it holds only cached embeddings) or pass `cache=False`",
+                parameter="cache",
             )
         return InBedderError(
             f"cannot use the embedding cache {self.path} ({reason}); set INBEDDER_CACHE to a writable folder, "
-            "delete the file, or pass --no-cache"
+            "delete the file, or pass `cache=False`",
+            parameter="cache",
         )
 
     @staticmethod

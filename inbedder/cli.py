@@ -13,9 +13,17 @@ import logging
 import sys
 import time
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from inbedder.errors import InBedderError
+from inbedder.errors import InBedderError, rename
+from inbedder.options import (
+    ClusterOptions, InputOptions, ModelOptions, add_input_arguments, add_model_arguments, parse_k,
+)
+
+if TYPE_CHECKING:
+    from inbedder.io import Corpus
 
 # Sub-packages that add their own subcommands: each has ``register(commands)`` which adds a
 # parser and sets ``handler=`` on it. Their top level must stay light (no torch import).
@@ -51,53 +59,44 @@ EPILOG_EMBED = """example:
 .npy writes the matrix plus <stem>.ids.txt; .safetensors stores ids in its metadata."""
 
 
-def _add_model_options(parser: argparse.ArgumentParser) -> None:
-    from inbedder.methods import METHODS
-
-    group = parser.add_argument_group("model")
-    group.add_argument("--model", help="hub id or local model directory (default: the embedded SmolLM2-135M-Instruct, offline)")
-    group.add_argument("--adapter", help="LoRA adapter directory to merge into the model (e.g. from `inbedder finetune`); "
-                       "the embedded model uses the shipped InBedder adapter unless this is 'none'")
-    group.add_argument("--method", choices=METHODS, help="encoding method (paper §4.1); default 1st-gen (avg-gen for masked LMs)")
-    group.add_argument(
-        "--template", default="auto",
-        help="prompt template: inbedder, chat, chat-brief, or a string with {input} and {instruction} "
-        "(default auto: the adapter's training template, else chat-brief for chat models)",
-    )
-    group.add_argument("--max-length", type=int, default=512, help="max prompt tokens; longer inputs are cut and reported (default %(default)s)")
-    group.add_argument("--max-new-tokens", type=int, default=None, help="answer length in tokens (default: the adapter's recorded length, else 8)")
-    group.add_argument("--layer", type=int, default=None, help="hidden layer to read (default: last)")
-    group.add_argument(
-        "--answer-prefix", default="auto",
-        help="text put at the start of every answer; 'auto' (default) finds the words the model's answers "
-        "share before the content (e.g. 'The sentiment of the review is') and skips them; 'none' to disable",
-    )
-    group.add_argument("--no-filter", action="store_true", help="keep stopword/instruction-word states in avg-gen (paper §4.3)")
-    group.add_argument("--samples", type=int, default=3, help="answers sampled per text for re-enc (default %(default)s)")
-    group.add_argument("--temperature", type=float, default=0.7, help="sampling temperature for re-enc (default %(default)s)")
-    group.add_argument("--sentence-encoder", help="sentence-transformers model for re-enc/prompt (default: embedded all-MiniLM-L6-v2)")
-    group.add_argument("--batch-size", type=int, default=16, help="texts per batch (default %(default)s)")
-    group.add_argument("--device", help="cpu or cuda (default: cuda when present)")
-    group.add_argument("--seed", type=int, default=0, help="seed for k-means and sampling (default %(default)s)")
-    group.add_argument("--no-cache", action="store_true", help="do not read or write the embedding cache")
-    group.add_argument("--compile", action="store_true",
-                       help="torch.compile the prompt pass of causal LMs: ~20%% faster after a one-off 1-3 min compile; "
-                            "worth it from a few thousand texts")
+def _flags(*names: str) -> dict[str, str]:
+    """Parameters whose flag is their name with dashes: ``batch_size`` -> ``--batch-size``."""
+    return {name: "--" + name.replace("_", "-") for name in names}
 
 
-def _add_input_options(parser: argparse.ArgumentParser, several: bool = False) -> None:
-    parser.add_argument("input", help="texts: .csv .tsv .jsonl .json .parquet, or .txt with one text per line")
-    question = 'the question to answer about each text, e.g. "What is the topic?"'
-    if several:
-        parser.add_argument("--instruction", "-i", required=True, action="append",
-                            help=question + "; repeat it to cluster under several questions in one input pass")
-    else:
-        parser.add_argument("--instruction", "-i", required=True, help=question)
-    parser.add_argument("--text-column", help="column holding the texts (default: 'text' or the only text column)")
-    parser.add_argument("--id-column", help="column of ids to keep in the output, as its 'id' column (default: the input's "
-                        "own 'id' column when it has one, else 0-based row numbers in a column named 'row')")
-    parser.add_argument("--encoding", default="utf-8", help="input file encoding (default %(default)s)")
-    parser.add_argument("--quiet", "-q", action="store_true", help="no progress bars or summaries, errors only")
+FLAGS: dict[str, str | None] = {
+    # InBedder(...), encode*(...), InstructionClusterer(...), read_corpus(...) and cluster_info(...)
+    **_flags("model", "adapter", "template", "method", "max_length", "max_new_tokens", "layer", "answer_prefix",
+             "samples", "temperature", "sentence_encoder", "device", "seed", "compile", "instruction", "batch_size",
+             "text_column", "id_column", "label_column", "encoding", "top_n"),
+    "filter_answer_words=False": "--no-filter",
+    "cache=False": "--no-cache",
+    "compile=True": "--compile",
+    "instructions": "--instruction",
+    "show_progress_bar=False": "--quiet",
+    "n_clusters": "--k",
+    "random_state": "--seed",
+    "top_n_keywords": "--top-n",
+    # no flag: the message keeps the Python word
+    "texts": None, "path": None, "normalize_embeddings": None, "answers": None, "progress": None, "n_init": None,
+    "clustering": None,
+    # the outputs of cluster and embed
+    **_flags("output", "embeddings"),
+    # inbedder evaluate
+    **_flags("tasks", "methods", "models", "data", "spec", "limit", "robustness_limit", "output_dir"),
+    # inbedder finetune (FinetuneConfig's fields)
+    **_flags("base", "lora_r", "lora_alpha", "lora_dropout", "target_modules", "epochs", "lr", "grad_accum",
+             "eval_split", "mask_slots", "answer_tokens", "save_steps", "max_steps", "resume", "merge",
+             "input_column", "instruction_column", "answer_column"),
+    "resume=True": "--resume",
+    "merge=True": "--merge",
+    "sources": "--data",
+    "extra": None,
+}
+"""Python parameter -> the flag that sets it: the one place the CLI renames a library error's words.
+
+A key ``name=value`` renames that exact form (``cache=False`` -> ``--no-cache``); a plain key
+renames the bare name and ``name=value`` (-> ``--flag value``). See :mod:`inbedder.errors`."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -111,22 +110,23 @@ def build_parser() -> argparse.ArgumentParser:
         "cluster", help="cluster texts by the answer to a question and explain each cluster",
         epilog=EPILOG_CLUSTER, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    _add_input_options(cluster, several=True)
-    cluster.add_argument("--k", type=int, default=6, help="number of clusters (default %(default)s)")
+    add_input_arguments(cluster, several=True)
+    cluster.add_argument("--k", type=parse_k, default=6,
+                         help="number of clusters, or auto to choose it by silhouette (default %(default)s)")
     cluster.add_argument("--label-column", help="gold labels: report V-measure and order clusters by purity")
     cluster.add_argument("--output", "-o", help="per-text results: .csv .tsv .jsonl or .parquet")
     cluster.add_argument("--embeddings", help="also save the embeddings: .npy or .safetensors")
     cluster.add_argument("--top-n", type=int, default=8, help="keywords per cluster (default %(default)s)")
-    _add_model_options(cluster)
+    add_model_arguments(cluster)
 
     embed = commands.add_parser(
         "embed", help="write instruction-following embeddings of texts",
         epilog=EPILOG_EMBED, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    _add_input_options(embed)
+    add_input_arguments(embed)
     embed.add_argument("--output", "-o", required=True, help="embeddings file: .npy or .safetensors")
     embed.add_argument("--answers", help="also write each text's generated answer: .csv .tsv .jsonl or .parquet")
-    _add_model_options(embed)
+    add_model_arguments(embed)
 
     demo = commands.add_parser("demo", help="cluster the shipped restaurant reviews under two questions")
     demo.add_argument("--method", default="1st-gen", help="encoding method (default %(default)s)")
@@ -137,31 +137,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _embedder(args: argparse.Namespace):
-    from inbedder.models import check_model, resolve_adapter
-
-    check_model(args.model, adapter=resolve_adapter(args.model, args.adapter))  # before torch loads
-    from inbedder.embedder import InBedder
-
-    return InBedder(
-        args.model, args.adapter, template=args.template, method=args.method, max_length=args.max_length,
-        max_new_tokens=args.max_new_tokens, layer=args.layer, filter_answer_words=not args.no_filter,
-        answer_prefix="" if args.answer_prefix == "none" else args.answer_prefix,
-        samples=args.samples, temperature=args.temperature, sentence_encoder=args.sentence_encoder,
-        device=args.device, cache=False if args.no_cache else None, seed=args.seed,
-        compile=getattr(args, "compile", False),
-    )
+_READING_OPTIONS = ("text_column", "id_column", "label_column", "encoding")
 
 
-def _read(args: argparse.Namespace, label_column: str | None = None):
-    from inbedder.io import read_corpus
-
-    corpus = read_corpus(args.input, args.text_column, args.id_column, label_column, args.encoding)
-    if not args.quiet:
-        for note in getattr(corpus, "notes", ()):
-            print(f"inbedder: {note}", file=sys.stderr)
+def _read(source: InputOptions, *, quiet: bool) -> Corpus:
+    corpus = source.read()
+    if not quiet:
+        for note in corpus.notes:  # notes name the reading options as the library does: show them as flags
+            print(f"inbedder: {rename(note, FLAGS, _READING_OPTIONS)}", file=sys.stderr)
         if corpus.skipped:
-            print(f"skipped {corpus.skipped} empty row(s) of {args.input}; their ids are left out of the output", file=sys.stderr)
+            print(f"skipped {corpus.skipped} empty row(s) of {source.path}; their ids are left out of the output", file=sys.stderr)
     return corpus
 
 
@@ -172,22 +157,37 @@ def _questions(given: list[str]) -> list[str]:
     return list(dict.fromkeys(check_instruction(question) for question in given))
 
 
+@dataclass(frozen=True)
+class _ClusterRun:
+    """What ``inbedder cluster`` was asked, as options; ``args`` is kept for the run record only."""
+
+    args: argparse.Namespace
+    source: InputOptions
+    model: ModelOptions
+    cluster: ClusterOptions
+
+    @property
+    def quiet(self) -> bool:
+        return self.args.quiet
+
+
 def run_cluster(args: argparse.Namespace) -> None:
     from inbedder.outputs import check_outputs
     from inbedder.validation import check_k, check_options
 
     started = time.time()
-    check_options(args)
+    run = _ClusterRun(args, InputOptions.from_args(args), ModelOptions.from_args(args), ClusterOptions.from_args(args))
+    check_options(run.cluster, run.model)
     questions = _questions(args.instruction)
     plans = [_cluster_outputs(args, number if len(questions) > 1 else None) for number in range(1, len(questions) + 1)]
     check_outputs([output for plan in plans for output in plan.values()], [args.input])
-    corpus = _read(args, args.label_column)
-    check_k(args.k, corpus.texts)
-    model = _embedder(args)
+    corpus = _read(run.source, quiet=run.quiet)
+    check_k(run.cluster.n_clusters, corpus.texts)
+    model = run.model.build()
     if len(questions) > 1:  # one input pass for all questions; each clustering below then reads the cache
-        model.encode_questions(corpus.texts, questions, method=args.method, batch_size=args.batch_size, show_progress_bar=not args.quiet)
+        model.encode_questions(corpus.texts, questions, batch_size=run.model.batch_size, show_progress_bar=not run.quiet)
     for question, plan in zip(questions, plans):
-        _cluster_one(args, model, corpus, question, plan, started)
+        _cluster_one(run, model, corpus, question, plan, started)
         started = time.time()
 
 
@@ -212,30 +212,42 @@ def _numbered(path: str, number: int | None) -> str:
     return str(named.with_name(f"{named.stem}-q{number}{named.suffix}"))
 
 
-def _cluster_one(args: argparse.Namespace, model, corpus, question: str, plan: dict, started: float) -> None:
+def _cluster_one(run: _ClusterRun, model, corpus, question: str, plan: dict, started: float) -> None:
     """Cluster, report and write the outputs of one question; the files land together or not at all."""
-    from inbedder.clustering import InstructionClusterer
     from inbedder.io import write_embeddings, write_json, write_table
     from inbedder.outputs import staged_files
     from inbedder.report import format_summary, per_text_frame, run_record
 
-    clusterer = InstructionClusterer(
-        model, question, n_clusters=args.k, method=args.method, batch_size=args.batch_size, random_state=args.seed,
-        show_progress_bar=not args.quiet,
-    ).fit(corpus.texts, corpus.labels)
-    info = clusterer.cluster_info(top_n_keywords=args.top_n)
-    if not args.quiet:
+    clusterer = run.cluster.build(model, question, batch_size=run.model.batch_size, show_progress_bar=not run.quiet)
+    clusterer.fit(corpus.texts, corpus.labels)
+    info = clusterer.cluster_info(top_n_keywords=run.cluster.top_n)
+    chosen = _chosen_k(run.cluster, clusterer)
+    if not run.quiet:
+        if chosen:
+            print(chosen)
         print(format_summary(info, clusterer, corpus))
     with staged_files() as staged:
         if "embeddings" in plan:
             write_embeddings(clusterer.embeddings_, corpus.ids, staged.path(plan["embeddings"].path))
         if "table" in plan:
             write_table(per_text_frame(corpus, clusterer), staged.path(plan["table"].path))
-            options = vars(args) | {"instruction": question, "output": str(plan["table"].path)}
+            options = vars(run.args) | {"instruction": question, "output": str(plan["table"].path)}
+            if chosen:
+                options["k_chosen"] = int(clusterer.n_clusters_)
             record = run_record(options, model, clusterer, info, corpus, time.time() - started)
             write_json(record, staged.path(plan["sidecar"].path))
-    if not args.quiet and plan:
+    if not run.quiet and plan:
         print("wrote " + ", ".join(str(output.path) for output in plan.values()))
+
+
+def _chosen_k(options: ClusterOptions, clusterer) -> str | None:
+    """With ``--k auto``, the k the clusterer chose and the silhouette that chose it (None otherwise)."""
+    if options.n_clusters != "auto":
+        return None
+    k = int(clusterer.n_clusters_)
+    scores = getattr(clusterer, "silhouette_scores_", None) or {}
+    tried = ", ".join(f"{n}: {score:.3f}" for n, score in sorted(scores.items()))
+    return f"--k auto chose k={k}" + (f" by silhouette ({tried})" if tried else "")
 
 
 def run_embed(args: argparse.Namespace) -> None:
@@ -246,16 +258,17 @@ def run_embed(args: argparse.Namespace) -> None:
     from inbedder.report import id_column
     from inbedder.validation import check_options
 
-    check_options(args)
+    source, options = InputOptions.from_args(args), ModelOptions.from_args(args)
+    check_options(options)
     question = _questions([args.instruction])[0]
     outputs = [embeddings_output(args.output, "--output")]
     if args.answers:
         outputs.append(table_output(args.answers, "--answers"))
     check_outputs(outputs, [args.input])
-    corpus = _read(args)
-    model = _embedder(args)
+    corpus = _read(source, quiet=args.quiet)
+    model = options.build()
     encoded = model.encode_with_answers(
-        corpus.texts, question, method=args.method, batch_size=args.batch_size, show_progress_bar=not args.quiet,
+        corpus.texts, question, batch_size=options.batch_size, show_progress_bar=not args.quiet,
         answers=bool(args.answers),
     )
     with staged_files() as staged:
@@ -272,7 +285,6 @@ def run_demo(args: argparse.Namespace) -> None:
 
     run(method=args.method, show_progress_bar=not args.quiet)
 
-
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.ERROR if getattr(args, "quiet", False) else logging.WARNING, format="inbedder: %(message)s")
@@ -282,7 +294,7 @@ def main(argv: list[str] | None = None) -> int:
         handler = handlers.get(args.command) or args.handler
         handler(args)
     except InBedderError as error:
-        print(f"inbedder: error: {error}", file=sys.stderr)
+        print(f"inbedder: error: {error.renamed(FLAGS)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("inbedder: interrupted; finished batches are cached, re-run the same command to resume", file=sys.stderr)

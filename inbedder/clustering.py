@@ -1,33 +1,113 @@
-"""InstructionClusterer: k-means over answer embeddings, explained by the answers themselves."""
+"""InstructionClusterer: the one definition of "a clustering" for the CLI, the explorer and the evaluation.
+
+Texts are embedded by the answer to one instruction, the vectors are L2-normalised once
+(:func:`inbedder.vectors.unit_rows`, float64) and clustered in a canonical row order, so the
+same corpus gives the same clusters, numbered the same, whoever asks and however the rows are
+ordered. ``n_clusters="auto"`` picks k by silhouette (k = 2..10). Only numpy is imported at
+load time; scikit-learn and the explanations load on first use.
+"""
 
 from __future__ import annotations
 
-from typing import Sequence
+import inspect
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Literal, Union
 
 import numpy as np
-import pandas as pd
-from sklearn.cluster import KMeans
 
-from inbedder.embedder import InBedder
-from inbedder.errors import InBedderError
-from inbedder.explain import cluster_table, label_composition, v_measure
-from inbedder.validation import check_k
+from inbedder.errors import InBedderError, NotFittedError, one_line
+from inbedder.vectors import unit_rows
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from inbedder.embedder import Encoded, InBedder
+
+AUTO = "auto"
+AUTO_K_RANGE = (2, 10)  # what "auto" tries: fewer than 2 is no clustering, more than 10 is rarely readable
+SILHOUETTE_SAMPLE = 3000  # silhouette is O(n²); a seeded sample ranks k as well as the full corpus
+NClusters = Union[int, Literal["auto"]]
+
+
+def check_n_clusters(n_clusters: NClusters, texts: Sequence[str] | int) -> None:
+    """Refuse a k that cannot work before any text is embedded: a whole number or "auto", then
+    :func:`inbedder.validation.check_k` (k against the number of *different* texts)."""
+    from inbedder.validation import check_k
+
+    if n_clusters != AUTO and (isinstance(n_clusters, bool) or not isinstance(n_clusters, (int, np.integer))):
+        raise InBedderError(f"n_clusters={n_clusters!r} is not a number of clusters; use a whole number such as 6, "
+                            "or 'auto'", parameter="n_clusters")
+    check_k(n_clusters, texts)
+
+
+def canonical_order(embeddings: np.ndarray, texts: Sequence[str] | None = None) -> np.ndarray:
+    """Row indices in an order that depends on the corpus alone, not on how the file was ordered.
+
+    By text when the texts are known (identical texts have identical vectors), else by the
+    vectors themselves (lexicographically), so callers without texts are order-free too.
+    """
+    if texts is not None:
+        return np.array(sorted(range(len(texts)), key=list(texts).__getitem__), dtype=int)
+    matrix = np.asarray(embeddings)
+    return np.lexsort(matrix.T[::-1]).astype(int) if matrix.size else np.arange(len(matrix))
+
+
+def kmeans_in_canonical_order(
+    embeddings: np.ndarray, n_clusters: int, *, texts: Sequence[str] | None = None, n_init: int = 10,
+    random_state: int = 0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """k-means on the unit rows (float64), fitted in :func:`canonical_order`: (labels, centres).
+
+    k-means' seeding picks rows by position; fitting in a canonical order makes the partition
+    and the cluster numbers a function of the corpus alone. The evaluation's V-measure and the
+    clusterer both come through here, so they agree on the same embeddings.
+    """
+    from sklearn.cluster import KMeans
+
+    unit = unit_rows(embeddings, dtype=np.float64)
+    order = canonical_order(unit, texts)
+    kmeans = KMeans(n_clusters=n_clusters, n_init=n_init, random_state=random_state)
+    labels = np.empty(len(unit), dtype=int)
+    labels[order] = kmeans.fit_predict(unit[order])
+    return labels, kmeans.cluster_centers_
+
+
+def _distinct_rows(unit: np.ndarray) -> int:
+    return len(np.unique(np.asarray(unit).round(6), axis=0))
+
+
+def _too_few_embeddings(count: int, distinct: int, problem: str, advice: str) -> InBedderError:
+    """The texts differ but their answers do not: say so, with advice that would work."""
+    if distinct < 2:
+        advice = "ask another question or add different texts"
+    return InBedderError(
+        f"the {count} texts give only {distinct} different embedding(s) under this question, {problem}; {advice}",
+        parameter="n_clusters",
+    )
 
 
 class InstructionClusterer:
-    """Cluster texts by the answer to one instruction (sklearn-style ``fit``/``fit_predict``).
+    """Cluster texts by the answer to one instruction, scikit-learn style.
 
-    After ``fit``: ``labels_``, ``answers_``, ``embeddings_`` (L2-normalised),
-    ``cluster_centers_``, and ``v_measure_`` when gold labels were given.
+    Parameters are stored as given; ``fit`` resolves them. ``clustering`` is any scikit-learn
+    clusterer with ``fit_predict`` (e.g. ``AgglomerativeClustering(n_clusters=4)``), used as a
+    copy with its own settings; ``n_clusters`` then only matters as "auto" (k is set through
+    the estimator's ``n_clusters`` parameter). Without it, k-means (``n_init``, ``random_state``).
+
+    After ``fit``: ``labels_``, ``cluster_centers_`` (mean unit vector of each cluster),
+    ``embeddings_`` (unit rows), ``answers_``, ``answer_prefix_``, ``n_clusters_`` (the k used),
+    ``silhouette_scores_`` ({k: score} for "auto", else None), ``method_``, ``texts_`` and,
+    with gold labels ``y``, ``v_measure_``.
     """
 
     def __init__(
         self,
-        model: InBedder,
+        model: InBedder | None,
         instruction: str,
         *,
-        n_clusters: int = 6,
+        n_clusters: NClusters = 6,
         method: str | None = None,
+        clustering: Any = None,
         batch_size: int = 16,
         random_state: int = 0,
         n_init: int = 10,
@@ -36,76 +116,218 @@ class InstructionClusterer:
         self.model = model
         self.instruction = instruction
         self.n_clusters = n_clusters
-        self.method = method or model.method
+        self.method = method
+        self.clustering = clustering
         self.batch_size = batch_size
         self.random_state = random_state
         self.n_init = n_init
         self.show_progress_bar = show_progress_bar
 
-    def fit(self, texts: Sequence[str], labels: Sequence | None = None) -> "InstructionClusterer":
-        """Embed (or read from cache), cluster, and remember answers for the explanation."""
-        texts = list(texts)
-        check_k(self.n_clusters, texts)
-        encoded = self.model.encode_with_answers(
-            texts, self.instruction, method=self.method, batch_size=self.batch_size,
-            show_progress_bar=self.show_progress_bar, normalize_embeddings=True,
-        )
-        distinct = len(np.unique(encoded.embeddings.round(6), axis=0))
-        if distinct < self.n_clusters:
-            advice = f"lower --k to at most {distinct}" if distinct >= 2 else "ask another question or add different texts"
-            raise InBedderError(
-                f"the {len(texts)} texts give only {distinct} different embedding(s) under this question, "
-                f"too few for k={self.n_clusters}; {advice}"
-            )
-        self.labels_, self.cluster_centers_ = _kmeans_in_canonical_order(
-            encoded.embeddings, texts, self.n_clusters, n_init=self.n_init, random_state=self.random_state
-        )
-        self.embeddings_ = encoded.embeddings
-        self.answers_ = encoded.answers
-        self.texts_ = texts
-        self.true_labels_ = None if labels is None else list(labels)
-        self.v_measure_ = None if labels is None else v_measure(self.true_labels_, self.labels_)
+    # ------------------------------------------------------------------ sklearn protocol
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """The constructor's parameters as stored (scikit-learn's ``clone`` and grid search use this)."""
+        names = [name for name in inspect.signature(type(self).__init__).parameters if name != "self"]
+        return {name: getattr(self, name) for name in names}
+
+    def set_params(self, **params: Any) -> InstructionClusterer:
+        """Change parameters (scikit-learn's protocol); takes effect at the next ``fit``."""
+        valid = self.get_params()
+        for name, value in params.items():
+            if name not in valid:
+                raise InBedderError(f"unknown parameter {name!r}; valid: {', '.join(valid)}", parameter=name)
+            setattr(self, name, value)
         return self
 
-    def fit_predict(self, texts: Sequence[str], labels: Sequence | None = None) -> np.ndarray:
-        return self.fit(texts, labels).labels_
+    def __sklearn_clone__(self) -> InstructionClusterer:
+        """An unfitted copy for ``sklearn.base.clone``: the model is shared, not deep-copied (it
+        holds the weights and a cache connection); a given ``clustering`` is cloned."""
+        params = self.get_params()
+        if params["clustering"] is not None:
+            from sklearn.base import clone
 
-    def cluster_info(self, top_n_keywords: int = 8, n_examples: int = 3) -> pd.DataFrame:
+            params["clustering"] = clone(params["clustering"])
+        return type(self)(**params)
+
+    def fit(
+        self, texts: Sequence[str], y: Sequence | None = None, *, embeddings: np.ndarray | None = None,
+    ) -> InstructionClusterer:
+        """Embed (or read from the cache), cluster, and keep the answers that explain the clusters.
+
+        ``y``: gold labels (missing ones are skipped by the V-measure). ``embeddings``: one row
+        per text computed beforehand; the model is then not run, and the answers are fetched
+        (from the cache, else generated) only when :meth:`cluster_info` first needs them.
+        """
+        texts = list(texts)
+        check_n_clusters(self.n_clusters if self.clustering is None else AUTO, texts)  # given clusterer: texts only
+        gold = None if y is None else list(y)
+        if gold is not None and len(gold) != len(texts):
+            raise InBedderError(f"y has {len(gold)} labels for {len(texts)} texts; give one per text", parameter="y")
+        self.method_ = self.method or (self.model.method if self.model is not None else None)
+        self.answers_, self.answer_prefix_ = None, None
+        if embeddings is None:
+            encoded = self._encode(texts, answers=True)
+            self._keep_answers(encoded)
+            vectors = self.embeddings_ = encoded.embeddings  # unit rows already
+        else:
+            vectors = self._given(embeddings, len(texts))
+            self.embeddings_ = unit_rows(vectors)
+        self.texts_ = texts
+        self.labels_, self.cluster_centers_, self.silhouette_scores_ = self._cluster(vectors, texts)
+        self.n_clusters_ = len(self.cluster_centers_)
+        self.true_labels_ = gold
+        self.v_measure_ = None
+        if gold is not None:
+            from inbedder.explain import v_measure
+
+            self.v_measure_ = v_measure(gold, self.labels_)
+        return self
+
+    def fit_predict(
+        self, texts: Sequence[str], y: Sequence | None = None, *, embeddings: np.ndarray | None = None,
+    ) -> np.ndarray:
+        return self.fit(texts, y, embeddings=embeddings).labels_
+
+    def predict(self, texts: Sequence[str], *, embeddings: np.ndarray | None = None) -> np.ndarray:
+        """The fitted cluster nearest each text (new texts join the clusters found by ``fit``).
+
+        Nearest centre by Euclidean distance between unit vectors, the distance k-means itself
+        minimises, so with k-means ``predict(fitted texts)`` is ``labels_``.
+        """
+        self._check_fitted()
+        texts = list(texts)
+        if embeddings is None:
+            vectors = self._encode(texts, answers=False).embeddings
+        else:
+            vectors = self._given(embeddings, len(texts))
+        unit = unit_rows(vectors, dtype=np.float64)
+        centres = np.asarray(self.cluster_centers_, dtype=np.float64)
+        distances = (centres**2).sum(axis=1)[None, :] - 2 * unit @ centres.T
+        return distances.argmin(axis=1).astype(int)
+
+    # ------------------------------------------------------------------ explanations
+    def cluster_info(self, *, top_n_keywords: int = 8, n_examples: int = 3) -> pd.DataFrame:
         """One row per cluster: size, keywords from the answers, texts nearest the centroid.
 
         The instruction's own words are left out of the keywords: they echo the question, not
         the answer (paper §4.3). With gold labels, clusters are ordered purest first.
         """
+        from inbedder.explain import cluster_table
+
         self._check_fitted()
         return cluster_table(
-            self.labels_, self.answers_, self.texts_, self.embeddings_, self.cluster_centers_,
+            self.labels_, self._answers(), self.texts_, self.embeddings_, self.cluster_centers_,
             true_labels=self.true_labels_, top_n_keywords=top_n_keywords, n_examples=n_examples,
             extra_stopwords=self.instruction,
         )
 
     def label_composition(self) -> pd.DataFrame:
         """Cluster × gold label counts (needs labels at ``fit``)."""
+        from inbedder.explain import label_composition
+
         self._check_fitted()
         if self.true_labels_ is None:
-            raise InBedderError("no gold labels were given to fit(); pass labels=… (or --label-column)")
+            raise InBedderError("no gold labels were given to fit(); pass y=[one label per text]", parameter="y")
         return label_composition(self.labels_, self.true_labels_)
 
+    # ------------------------------------------------------------------ internals
     def _check_fitted(self) -> None:
         if not hasattr(self, "labels_"):
-            raise InBedderError("call fit(texts) before asking for clusters")
+            raise NotFittedError(f"this {type(self).__name__} is not fitted yet; call fit(texts) first")
+
+    def _encode(self, texts: list[str], *, answers: bool) -> Encoded:
+        if self.model is None:
+            raise InBedderError("no model to embed the texts with; pass a model, or embeddings= to fit and predict",
+                                parameter="model")
+        return self.model.encode_with_answers(
+            texts, self.instruction, method=self.method_, batch_size=self.batch_size,
+            show_progress_bar=self.show_progress_bar, normalize_embeddings=True, answers=answers,
+        )
+
+    def _keep_answers(self, encoded: Encoded) -> None:
+        self.answers_, self.answer_prefix_ = list(encoded.answers), encoded.answer_prefix
+
+    def _answers(self) -> list[str]:
+        """The fitted texts' answers; after ``fit(embeddings=…)`` fetched once, here."""
+        if self.answers_ is None:
+            self._keep_answers(self._encode(self.texts_, answers=True))
+        return self.answers_
+
+    @staticmethod
+    def _given(embeddings: np.ndarray, count: int) -> np.ndarray:
+        matrix = np.asarray(embeddings)
+        if matrix.ndim != 2 or len(matrix) != count or not np.issubdtype(matrix.dtype, np.number):
+            raise InBedderError(f"embeddings must be a numeric [texts, dim] array with {count} rows, got shape "
+                                f"{matrix.shape}", parameter="embeddings")
+        return matrix
+
+    def _cluster(self, vectors: np.ndarray, texts: list[str]) -> tuple[np.ndarray, np.ndarray, dict[int, float] | None]:
+        """(labels, centres, silhouette per k or None): a fixed k, or the best silhouette of 2..10.
+
+        ``vectors`` go to :func:`kmeans_in_canonical_order` as they are, so that the evaluation,
+        which calls it on the same vectors, gets the very same partition.
+        """
+        unit = unit_rows(vectors, dtype=np.float64)  # what kmeans_in_canonical_order computes too
+        distinct = _distinct_rows(unit)
+        if self.n_clusters != AUTO:
+            if self.clustering is None and distinct < self.n_clusters:
+                raise _too_few_embeddings(len(texts), distinct, f"too few for n_clusters={self.n_clusters}",
+                                          f"lower n_clusters to at most {distinct}")
+            k = None if self.clustering is not None else self.n_clusters
+            return (*self._partition(vectors, unit, texts, k), None)
+        high = min(AUTO_K_RANGE[1], distinct - 1, len(unit) - 1)
+        if high < AUTO_K_RANGE[0]:
+            raise _too_few_embeddings(len(texts), distinct, "too few to choose k automatically (n_clusters='auto' "
+                                      f"tries k = {AUTO_K_RANGE[0]}..{AUTO_K_RANGE[1]})", "pass n_clusters=2")
+        scores, fits = self._silhouettes(vectors, unit, texts, range(AUTO_K_RANGE[0], high + 1))
+        best = max(scores, key=scores.get)  # ties: the smaller k, met first
+        return (*fits[best], scores)
+
+    def _silhouettes(
+        self, vectors: np.ndarray, unit: np.ndarray, texts: list[str], ks: range,
+    ) -> tuple[dict[int, float], dict[int, tuple[np.ndarray, np.ndarray]]]:
+        """Silhouette (Euclidean on unit rows, seeded sample) of the partition for each k."""
+        from sklearn.metrics import silhouette_score
+
+        scores: dict[int, float] = {}
+        fits: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        sample = min(len(unit), SILHOUETTE_SAMPLE)
+        for k in ks:
+            labels, centres = self._partition(vectors, unit, texts, k)
+            if len(set(labels.tolist())) < 2:
+                continue
+            fits[k] = (labels, centres)
+            scores[k] = float(silhouette_score(unit, labels, sample_size=sample, random_state=self.random_state))
+        if not scores:
+            raise InBedderError(f"every k of {ks.start}..{ks.stop - 1} gave a single cluster; pass n_clusters=2 "
+                                "or more", parameter="n_clusters")
+        return scores, fits
+
+    def _partition(
+        self, vectors: np.ndarray, unit: np.ndarray, texts: list[str], k: int | None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """k-means, or the given clusterer (a copy; ``k`` set as its n_clusters when not None)."""
+        if self.clustering is None:
+            return kmeans_in_canonical_order(vectors, k, texts=texts, n_init=self.n_init, random_state=self.random_state)
+        from sklearn.base import clone
+
+        estimator = clone(self.clustering)
+        if k is not None:
+            if "n_clusters" not in estimator.get_params():
+                raise InBedderError(f"n_clusters='auto' needs a clusterer with an n_clusters parameter; "
+                                    f"{type(estimator).__name__} has none", parameter="n_clusters")
+            estimator.set_params(n_clusters=k)
+        order = canonical_order(unit, texts)
+        found = np.empty(len(unit), dtype=int)
+        try:
+            found[order] = estimator.fit_predict(unit[order])
+        except ValueError as error:
+            raise InBedderError(f"{type(estimator).__name__} failed on {len(unit)} texts: {one_line(error)}",
+                                parameter="clustering") from error
+        return _member_means(unit, found)
 
 
-def _kmeans_in_canonical_order(
-    embeddings: np.ndarray, texts: list[str], n_clusters: int, *, n_init: int, random_state: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """k-means fitted on the texts sorted, so the same texts in any row order get the same clusters.
-
-    k-means' seeding picks rows by position; fitting on a canonical order (the texts sorted,
-    identical texts having identical vectors) makes the partition and the cluster numbers a
-    function of the corpus alone, not of how the file happened to be ordered.
-    """
-    order = np.array(sorted(range(len(texts)), key=texts.__getitem__), dtype=int)
-    kmeans = KMeans(n_clusters=n_clusters, n_init=n_init, random_state=random_state)
-    labels = np.empty(len(texts), dtype=int)
-    labels[order] = kmeans.fit_predict(embeddings[order])
-    return labels, kmeans.cluster_centers_
+def _member_means(unit: np.ndarray, found: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Labels renumbered 0..m-1 (in the order of the labels found) and the mean unit vector of each."""
+    values, labels = np.unique(found, return_inverse=True)
+    centres = np.stack([unit[labels == cluster].mean(axis=0) for cluster in range(len(values))])
+    return labels.astype(int), centres

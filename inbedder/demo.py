@@ -21,7 +21,7 @@ DEMO_QUESTIONS = {
 LABELLINGS = ("aspect", "sentiment")
 
 
-def v_measure_table(model: InBedder, method: str, show_progress_bar: bool = True, verbose: bool = True) -> dict:
+def v_measure_table(model: InBedder, method: str, *, show_progress_bar: bool = True, verbose: bool = True) -> dict:
     """V-measure of each question's clustering against each labelling: {question: {labelling: v}}."""
     import pandas as pd
 
@@ -46,10 +46,10 @@ def format_table(table: dict, method: str) -> str:
     return "\n".join(lines)
 
 
-def run(method: str = "1st-gen", show_progress_bar: bool = True) -> dict:
+def run(method: str = "1st-gen", *, show_progress_bar: bool = True) -> dict:
     started = time.time()
     model = InBedder(method=method)
-    table = v_measure_table(model, method, show_progress_bar)
+    table = v_measure_table(model, method, show_progress_bar=show_progress_bar)
     print(format_table(table, method))
     print(f"demo finished in {time.time() - started:.0f} s (cached embeddings make re-runs instant)")
     return table

@@ -10,9 +10,16 @@ import platform
 import textwrap
 from datetime import datetime, timezone
 
+from typing import TYPE_CHECKING, Any
+
 import pandas as pd
 
 from inbedder import __version__
+
+if TYPE_CHECKING:
+    from inbedder.clustering import InstructionClusterer
+    from inbedder.embedder import InBedder
+    from inbedder.io import Corpus
 
 
 def _clip(text: str, width: int) -> str:
@@ -20,9 +27,12 @@ def _clip(text: str, width: int) -> str:
     return textwrap.shorten(" ".join(text.split()), width=width, placeholder="…")
 
 
-def format_summary(info: pd.DataFrame, clusterer, corpus=None, example_width: int = 70) -> str:
+def format_summary(
+    info: pd.DataFrame, clusterer: InstructionClusterer, corpus: Corpus | None = None, *, example_width: int = 70,
+) -> str:
     """A readable table: cluster, size, keywords, one example (and label purity when known)."""
-    lines = [f"Instruction: {clusterer.instruction!r}   method: {clusterer.method}   k={clusterer.n_clusters}   texts: {len(clusterer.texts_)}"]
+    lines = [f"Instruction: {clusterer.instruction!r}   method: {clusterer.method_}   k={clusterer.n_clusters_}   "
+             f"texts: {len(clusterer.texts_)}"]
     if corpus is not None and corpus.skipped:
         lines[0] += f"   (skipped {corpus.skipped} empty)"
     if clusterer.v_measure_ is not None:
@@ -42,7 +52,7 @@ def format_summary(info: pd.DataFrame, clusterer, corpus=None, example_width: in
     return "\n".join(lines)
 
 
-def id_column(corpus) -> str:
+def id_column(corpus: Corpus) -> str:
     """The output's id column: ``id`` for the input's own ids, ``row`` for 0-based row numbers.
 
     Naming row numbers ``row`` keeps a merge on ``id`` from pairing the wrong rows.
@@ -50,7 +60,7 @@ def id_column(corpus) -> str:
     return "row" if corpus.id_name == "row" else "id"
 
 
-def per_text_frame(corpus, clusterer) -> pd.DataFrame:
+def per_text_frame(corpus: Corpus, clusterer: InstructionClusterer) -> pd.DataFrame:
     """One row per kept text: its id (see :func:`id_column`), text, cluster, answer (and label)."""
     frame = pd.DataFrame({
         id_column(corpus): corpus.ids, "text": corpus.texts, "cluster": clusterer.labels_.astype(int),
@@ -61,10 +71,18 @@ def per_text_frame(corpus, clusterer) -> pd.DataFrame:
     return frame
 
 
-def run_record(options: dict, model, clusterer, info: pd.DataFrame, corpus, seconds: float) -> dict:
-    """The parameters, environment and per-cluster results of a run, for the JSON sidecar."""
+def run_record(
+    options: dict[str, Any], model: InBedder, clusterer: InstructionClusterer, info: pd.DataFrame, corpus: Corpus,
+    seconds: float,
+) -> dict[str, Any]:
+    """The parameters, environment and per-cluster results of a run, for the JSON sidecar.
+
+    ``n_clusters`` is the k used (the chosen one when "auto", with ``silhouette_by_k``, the
+    score of every k tried); ``answer_prefix`` is the one this clustering's answers were
+    continued from (None when fitted on given embeddings and never explained).
+    """
     clusters = info[[c for c in info.columns if c in {"cluster", "size", "keywords", "keyword_scores", "entropy", "top_label", "top_label_share"}]]
-    return {
+    record = {
         "inbedder_version": __version__,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "python": platform.python_version(),
@@ -72,9 +90,11 @@ def run_record(options: dict, model, clusterer, info: pd.DataFrame, corpus, seco
         "model": model.loaded.name,
         "model_fingerprint": model.loaded.fingerprint,
         "template": model.template,
-        "answer_prefix": model.prompts.answer_prefix,
-        "method": clusterer.method,
+        "answer_prefix": clusterer.answer_prefix_,
+        "method": clusterer.method_,
         "instruction": clusterer.instruction,
+        "n_clusters": clusterer.n_clusters_,
+        "n_clusters_auto": clusterer.silhouette_scores_ is not None,
         "texts": len(corpus.texts),
         "skipped_rows": corpus.skipped,
         "id_column": id_column(corpus),
@@ -82,3 +102,6 @@ def run_record(options: dict, model, clusterer, info: pd.DataFrame, corpus, seco
         "seconds": round(seconds, 2),
         "clusters": clusters.to_dict(orient="records"),
     }
+    if clusterer.silhouette_scores_ is not None:
+        record["silhouette_by_k"] = dict(clusterer.silhouette_scores_)
+    return record

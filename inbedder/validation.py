@@ -1,50 +1,55 @@
 """Checks of the user's input that need no model, run before any file is read or model loads.
 
 A bad number found after an hour of embedding costs the user that hour, so every option whose
-valid range is known without the model is checked here first, in one place, with the flag's
-name in the message. Kept free of heavy imports so that input errors answer at once.
+valid range is known without the model is checked here first, in one place. Messages name the
+Python parameter (``batch_size=0``); the CLI shows its flag instead (``--batch-size 0``) through
+:meth:`~inbedder.errors.InBedderError.renamed`. Kept free of heavy imports so that input errors
+answer at once.
 """
 
 from __future__ import annotations
 
-import argparse
 import math
+import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from inbedder.errors import InBedderError
 
 MAX_SEED = 2**32 - 1  # numpy's and scikit-learn's seeds are 32-bit unsigned
+AUTO = "auto"  # n_clusters="auto": the clusterer chooses k
 
 
 @dataclass(frozen=True)
 class Bound:
-    """The valid range of one numeric option; ``None`` values of optional options are not checked."""
+    """The valid range of one numeric parameter; ``None`` values of optional ones are not checked."""
 
-    attribute: str
+    parameter: str
     minimum: float
     maximum: float = math.inf
     hint: str = ""
     strict_minimum: bool = False
 
-    def check(self, args: argparse.Namespace) -> None:
-        value = getattr(args, self.attribute, None)
-        if value is None:
+    def check(self, value: object) -> None:
+        if value is None or value == AUTO and self.parameter == "n_clusters":
             return
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise InBedderError(f"{self.parameter}={value!r} is not a number{self.hint}", parameter=self.parameter)
         too_small = value <= self.minimum if self.strict_minimum else value < self.minimum
         if too_small or value > self.maximum:
-            flag = "--" + self.attribute.replace("_", "-")
             if self.strict_minimum:
                 expected = f"above {self.minimum:g}"
             elif self.maximum == math.inf:
                 expected = f"at least {self.minimum:g}"
             else:
                 expected = f"{self.minimum:g}..{self.maximum:g}"
-            raise InBedderError(f"{flag} {value} is out of range: use {expected}{self.hint}")
+            raise InBedderError(
+                f"{self.parameter}={value} is out of range: use {expected}{self.hint}", parameter=self.parameter
+            )
 
 
 BOUNDS = (
-    Bound("k", 2, hint=" (k-means needs at least 2 clusters)"),
+    Bound("n_clusters", 2, hint=" (k-means needs at least 2 clusters), or 'auto'"),
     Bound("top_n", 1, hint=" keywords per cluster"),
     Bound("batch_size", 1, hint=" texts per batch"),
     Bound("seed", 0, MAX_SEED, hint=" (a non-negative 32-bit integer)"),
@@ -55,14 +60,21 @@ BOUNDS = (
 )
 
 
-def check_options(args: argparse.Namespace) -> None:
-    """Every numeric option within its range, and a usable ``--device``, before any work."""
+def check_options(*options: object) -> None:
+    """Every numeric parameter within its range, and a usable ``device``, before any work.
+
+    ``options`` are objects holding parameters as attributes (:class:`~inbedder.options.ModelOptions`,
+    :class:`~inbedder.options.ClusterOptions`); each parameter is read from the first that has it.
+    """
     for bound in BOUNDS:
-        bound.check(args)
-    if getattr(args, "device", None):
+        holder = next((source for source in options if hasattr(source, bound.parameter)), None)
+        if holder is not None:
+            bound.check(getattr(holder, bound.parameter))
+    device = next((source.device for source in options if getattr(source, "device", None)), None)
+    if device:
         from inbedder.models import resolve_device  # imports torch: only when a device is named
 
-        resolve_device(args.device)
+        resolve_device(device)
 
 
 def check_instruction(instruction: str) -> str:
@@ -70,15 +82,17 @@ def check_instruction(instruction: str) -> str:
     if not isinstance(instruction, str) or not instruction.strip():
         raise InBedderError(
             "the instruction is empty; pass the question to answer about each text, "
-            "e.g. --instruction \"What is the customer complaining about?\""
+            "e.g. instruction=\"What is the customer complaining about?\"",
+            parameter="instruction",
         )
     return instruction.strip()
 
 
-def check_k(k: int, texts: Sequence[str] | int) -> None:
+def check_k(k: int | str, texts: Sequence[str] | int) -> None:
     """k-means needs at least 2 different texts and 2 ≤ k ≤ the number of different texts.
 
     ``texts`` may be the texts themselves (so identical ones count once) or just their number.
+    ``k`` may be ``"auto"``: then only the texts are checked.
     """
     count = texts if isinstance(texts, int) else len(texts)
     distinct = count if isinstance(texts, int) else len(set(texts))
@@ -86,8 +100,14 @@ def check_k(k: int, texts: Sequence[str] | int) -> None:
         raise InBedderError(f"clustering needs at least 2 texts, got {count}; add texts")
     if distinct < 2:
         raise InBedderError(f"all {count} texts are the same; clustering needs at least 2 different texts")
+    if k == AUTO:
+        return
     if k < 2:
-        raise InBedderError(f"--k {k} is too small; ask for at least 2 clusters")
+        raise InBedderError(f"n_clusters={k} is too small; ask for at least 2 clusters", parameter="n_clusters")
     if k > distinct:
         what = "texts" if distinct == count else "different texts"
-        raise InBedderError(f"--k {k} is larger than the number of {what} ({distinct}); lower --k to at most {distinct} or add texts")
+        raise InBedderError(
+            f"n_clusters={k} is larger than the number of {what} ({distinct}); lower n_clusters to at most "
+            f"{distinct} or add texts",
+            parameter="n_clusters",
+        )

@@ -175,14 +175,22 @@ def test_figures_and_exports_from_a_clustering_table():
     assert pipeline.search(rows, "B").index.tolist() == [1]
 
 
+def _auto_k(embeddings: np.ndarray) -> dict[int, float]:
+    """The page's automatic k: the clusterer's silhouette curve on these embeddings."""
+    from inbedder.clustering import InstructionClusterer
+
+    texts = [f"text {i}" for i in range(len(embeddings))]
+    return InstructionClusterer(None, "q?", n_clusters="auto").fit(texts, embeddings=embeddings).silhouette_scores_
+
+
 def test_choose_k_prefers_the_true_number_of_groups():
     rng = np.random.default_rng(0)
     centres = np.eye(8)[:3]
     points = centres[np.repeat(np.arange(3), 20)] + 0.02 * rng.normal(size=(60, 8))
-    scores = pipeline.choose_k(points / np.linalg.norm(points, axis=1, keepdims=True))
+    scores = _auto_k(points / np.linalg.norm(points, axis=1, keepdims=True))
     assert max(scores, key=scores.get) == 3 and min(scores) == 2 and max(scores) == 10
     with pytest.raises(InBedderError, match="too few to choose k"):
-        pipeline.choose_k(np.ones((5, 4)))
+        _auto_k(np.ones((5, 4)))
 
 
 # --------------------------------------------------------------------------- command
@@ -507,7 +515,7 @@ def test_pipeline_reuses_the_cache_across_threads_and_counts_it(tiny_models, tmp
 
     def work(k: int) -> None:
         try:
-            reports.append(pipeline.embed(model, texts, "What is it about?", chunk=4))
+            reports.append(pipeline.embed(model, texts, "What is it about?", batch_size=4))
             clustering = pipeline.cluster(model, texts, pipeline.RunParams("What is it about?", k))
             assert len(clustering.labels) == len(texts) and clustering.k == k
         except BaseException as error:  # noqa: BLE001 - re-raised in the test's thread below
@@ -520,3 +528,41 @@ def test_pipeline_reuses_the_cache_across_threads_and_counts_it(tiny_models, tmp
     assert not errors, errors
     assert [(r.total, r.reused) for r in reports] == [(10, 0), (10, 10)]  # duplicates embedded once
     assert "Reused cached embeddings for all 10 texts" in reports[1].message
+
+
+def test_stop_from_the_progress_callback_keeps_the_batches_done(tiny_models):
+    """The page's Stop raises inside the progress callback (Streamlit does, at the bar's update)."""
+    model = pipeline.load_model(tiny_models["llama"])
+    texts = [f"a review of dish number {i}" for i in range(12)]
+    seen = []
+
+    class Stop(Exception):
+        pass
+
+    def stop_after_first(done: int, total: int, left: float | None) -> None:
+        seen.append((done, total))
+        if done:
+            raise Stop
+
+    with pytest.raises(Stop):
+        pipeline.embed(model, texts, "What dish is it?", progress=stop_after_first, batch_size=4)
+    assert seen == [(4, 12)]
+    resumed = pipeline.embed(model, texts, "What dish is it?", batch_size=4)
+    assert (resumed.total, resumed.reused) == (12, 4)  # the stopped run's batch came from the cache
+
+
+def test_library_errors_name_page_controls_through_one_table():
+    from inbedder.app.messages import PAGE_NAMES
+
+    cases = {
+        ("pass text_column with one of: 'a', 'b'", "text_column"): "pass the 'Text column' choice with one of: 'a', 'b'",
+        ("re-save the file as UTF-8 or pass encoding='latin-1'", "encoding"): "re-save the file as UTF-8 or choose the latin-1 encoding",
+        ("n_clusters=30 is larger than the number of texts (24); lower n_clusters to at most 24", "n_clusters"):
+            "k = 30 is larger than the number of texts (24); lower k to at most 24",
+        ("label_column 'x' is not a column", "label_column"): "the 'Label column' choice 'x' is not a column",
+    }
+    for (message, parameter), expected in cases.items():
+        assert for_page(InBedderError(message, parameter=parameter)) == expected
+    assert PAGE_NAMES["id_column"] == "the id column" and "top_n_keywords" in PAGE_NAMES
+    error = InBedderError("cannot read /tmp/inbedder-upload-x/r.csv: pass id_column", parameter="id_column")
+    assert for_page(error, {"/tmp/inbedder-upload-x/r.csv": "r.csv"}) == "cannot read r.csv: pass the id column"

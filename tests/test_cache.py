@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sqlite3
 import threading
 from pathlib import Path
@@ -16,9 +17,14 @@ import pytest
 
 from inbedder import InBedder, InBedderError
 from inbedder.cache import EmbeddingCache
-from inbedder.cli import main
+from inbedder.cli import FLAGS, main
 
 DIM = 16
+
+
+def _as_cli(error: InBedderError) -> str:
+    """The message as the CLI prints it: the library's parameter names (``cache=False``) as flags (``--no-cache``)."""
+    return error.renamed(FLAGS)
 
 
 def _filled(path: Path, rows: int = 3000) -> Path:
@@ -56,7 +62,7 @@ def test_a_damaged_cache_file_fails_at_opening_in_one_line(tmp_path, damage):
     damage(path)
     with pytest.raises(InBedderError) as caught:
         EmbeddingCache(path)
-    message = str(caught.value)
+    message = _as_cli(caught.value)
     assert str(path) in message and "--no-cache" in message and "delete" in message and "\n" not in message
 
 
@@ -67,8 +73,9 @@ def test_damage_found_only_on_a_later_read_is_still_one_line(tmp_path):
         handle.seek(size // 3)
         handle.write(np.random.default_rng(1).bytes(size // 3))
     cache = EmbeddingCache(path)
-    with pytest.raises(InBedderError, match=r"embeddings\.sqlite is damaged or not an SQLite file .*--no-cache"):
+    with pytest.raises(InBedderError) as caught:
         cache.get([f"k{i}" for i in range(3000)])
+    assert re.search(r"embeddings\.sqlite is damaged or not an SQLite file .*--no-cache", _as_cli(caught.value))
 
 
 def test_the_cli_names_the_damaged_cache_and_no_cache_gets_past_it(tmp_path, capsys):
@@ -86,8 +93,9 @@ def test_the_cli_names_the_damaged_cache_and_no_cache_gets_past_it(tmp_path, cap
 def test_a_cache_path_that_cannot_be_a_file_is_one_line(tmp_path):
     regular = tmp_path / "file.txt"
     regular.write_text("x")
-    with pytest.raises(InBedderError, match="cannot create the folder of the embedding cache .*--no-cache"):
+    with pytest.raises(InBedderError) as caught:
         EmbeddingCache(regular / "cache" / "embeddings.sqlite")
+    assert re.search("cannot create the folder of the embedding cache .*--no-cache", _as_cli(caught.value))
     with pytest.raises(InBedderError, match="is a folder, not a file"):
         EmbeddingCache(tmp_path)
 

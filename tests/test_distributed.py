@@ -21,7 +21,7 @@ QUESTIONS = ["What is the review about?", "Is the customer happy?"]
 
 @pytest.fixture(scope="module")
 def local_ray():
-    ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR", log_to_driver=False)
+    ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR", log_to_driver=False, _node_ip_address="127.0.0.1")
     yield
     ray.shutdown()
 
@@ -43,6 +43,17 @@ def test_ray_equals_the_local_engine(tiny_models, tmp_path, local_ray):
         assert part["id"].tolist() == [f"r{i}" for i in range(len(TEXTS))] and part["text"].tolist() == TEXTS
         np.testing.assert_allclose(np.stack(part["embedding"].to_numpy()), expected[question].embeddings, atol=1e-4)
         assert part["answer"].tolist() == expected[question].answers
+    # clusters and keywords at scale equal the local clusterer's (the corpus fits the exact fit)
+    from inbedder import InstructionClusterer
+    from inbedder.distributed.clustering import cluster_run
+    from inbedder.explain import cluster_keywords
+
+    scaled = cluster_run(run.output_dir, run.shards, QUESTIONS[0], 3, seed=0)
+    assigned = pd.concat([pd.read_parquet(p) for p in sorted((run.output_dir / "clusters").glob("*/*.parquet"))])
+    local_fit = InstructionClusterer(local, QUESTIONS[0], n_clusters=3, random_state=0).fit(TEXTS)
+    assert scaled.library == "kmeans" and assigned["cluster"].tolist() == local_fit.labels_.tolist()
+    keywords = cluster_keywords(local_fit.answers_, local_fit.labels_, top_n=8, extra_stopwords=QUESTIONS[0])
+    assert {c: [w for w, _ in kw] for c, kw in scaled.keywords.items()} == {c: [w for w, _ in kw] for c, kw in keywords.items()}
 
 
 def test_a_rerun_skips_finished_shards_and_refuses_other_parameters(tiny_models, tmp_path, local_ray):
@@ -68,3 +79,58 @@ def test_bad_input_gets_the_same_one_line_errors(tiny_models, tmp_path, call, wo
     with pytest.raises(InBedderError) as error:
         call(tmp_path, _options(tiny_models))
     assert words in str(error.value) and "\n" not in str(error.value)
+
+
+DRIVER = """
+import sys, ray
+from inbedder.distributed import embed_dataset
+ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR", log_to_driver=False, _node_ip_address="127.0.0.1")
+embed_dataset(sys.argv[1], ["What is the review about?"], output_dir=sys.argv[2], workers=1, shard_rows=4)
+"""
+
+
+def _kill_session(session: int) -> None:
+    """SIGKILL every process of the driver's session (Ray's workers run in process groups of their own)."""
+    import os
+    import signal
+    import subprocess
+
+    listing = subprocess.run(["ps", "-eo", "pid=,sid="], capture_output=True, text=True).stdout
+    for line in listing.splitlines():
+        pid, sid = (int(part) for part in line.split())
+        if sid == session and pid != os.getpid():
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
+@pytest.mark.slow
+def test_a_killed_job_resumes_without_recomputing_written_shards(tmp_path):
+    """The embedded model, killed (SIGKILL, driver and workers) after its first shard, then rerun."""
+    import subprocess
+    import sys
+    import time
+
+    source, output = tmp_path / "reviews.txt", tmp_path / "out"
+    source.write_text("\n".join(TEXTS[:24]) + "\n")
+    driver = subprocess.Popen([sys.executable, "-c", DRIVER, str(source), str(output)], start_new_session=True,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 300
+        while time.time() < deadline and not any((output / "shards").glob("[!.]*.parquet")):
+            assert driver.poll() is None, "the driver ended before its first shard"
+            time.sleep(0.1)
+    finally:
+        _kill_session(driver.pid)
+        driver.wait()
+    written = {p.name: p.stat().st_mtime_ns for p in (output / "shards").glob("[!.]*.parquet")}
+    assert 1 <= len(written) < 6
+    resumed = embed_dataset(source, ["What is the review about?"], output_dir=output, workers=1, shard_rows=4)
+    assert sorted(resumed.skipped) == sorted(name.removesuffix(".parquet") for name in written)
+    assert len(resumed.computed) == 6 - len(written)
+    assert {p.name: p.stat().st_mtime_ns for p in (output / "shards").glob("[!.]*.parquet") if p.name in written} == written
+    whole = embed_dataset(source, ["What is the review about?"], output_dir=tmp_path / "whole", workers=1, shard_rows=4)
+    a, b = resumed.read(), whole.read()
+    assert a["id"].tolist() == b["id"].tolist() and a["answer"].tolist() == b["answer"].tolist()
+    np.testing.assert_allclose(np.stack(a["embedding"]), np.stack(b["embedding"]), atol=1e-4)

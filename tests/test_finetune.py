@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
 import torch
 
 from inbedder import InBedder, InBedderError
-from inbedder.cli import main
+from inbedder.cli import FLAGS, main
 from inbedder.finetune import FinetuneConfig, QAExample, finetune, prepare, strip_answer
 from inbedder.finetune.data import split_by_input
 from inbedder.finetune.features import IGNORE, FeatureBuilder
@@ -25,6 +26,11 @@ PASSAGES = [
     ("I finally finished my first marathon in Berlin.", "How does the writer feel?", "proud"),
     ("I finally finished my first marathon in Berlin.", "Where was the race?", "Berlin"),
 ]
+
+
+def _as_cli(error: InBedderError) -> str:
+    """The message as the CLI prints it: the library's parameter names (``answer_column``) as flags."""
+    return error.renamed(FLAGS)
 
 
 def _write_jsonl(path, rows):
@@ -61,8 +67,9 @@ def test_column_flags_map_other_names(tmp_path):
     csv.write_text("passage,q,a\nThe cat sat.,Who sat?,The cat\n")
     prepared = prepare([str(csv)], input_column="passage", instruction_column="q", answer_column="a")
     assert prepared.examples == [QAExample("The cat sat.", "Who sat?", "cat")]
-    with pytest.raises(InBedderError, match="--answer-column 'answer' is not a column"):
+    with pytest.raises(InBedderError) as caught:
         prepare([str(csv)], input_column="passage", instruction_column="q", answer_column="answer")
+    assert re.search("--answer-column 'answer' is not a column", _as_cli(caught.value))
     with pytest.raises(InBedderError, match="none of the columns"):
         prepare([str(csv)])
 
@@ -153,8 +160,9 @@ def test_a_killed_run_resumes_from_its_checkpoint(tiny_models, qa_file, tmp_path
                               eval_split=0.0, device="cpu", save_steps=2, **kwargs)
 
     finetune(config(max_steps=2), show_progress_bar=False, say=lambda line: None)
-    with pytest.raises(InBedderError, match="--resume"):
+    with pytest.raises(InBedderError) as caught:
         finetune(config(max_steps=4), show_progress_bar=False, say=lambda line: None)
+    assert re.search("--resume", _as_cli(caught.value))
     resumed = finetune(config(max_steps=4, resume=True), show_progress_bar=False, say=lambda line: None)
     assert resumed.steps == 4
     assert (tmp_path / "run" / "checkpoints" / "checkpoint-4").is_dir()

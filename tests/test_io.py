@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from inbedder.cli import FLAGS
 from inbedder.errors import InBedderError
 from inbedder.io import (
     Corpus,
@@ -52,10 +53,14 @@ def _write_source(frame: pd.DataFrame, path: Path) -> Path:
 
 
 def _user_error(call: Callable[[], object], *names: str) -> str:
-    """Run call, expect a one-line InBedderError naming every one of names."""
+    """Run call, expect a one-line InBedderError naming every one of names, as the CLI prints it.
+
+    The library names its parameters (``text_column``); the CLI shows their flags (``--text-column``).
+    """
     with pytest.raises(InBedderError) as excinfo:
         call()
-    message = str(excinfo.value)
+    assert "\n" not in str(excinfo.value)
+    message = excinfo.value.renamed(FLAGS)
     assert message and "\n" not in message, message
     for name in names:
         assert name in message, (name, message)
@@ -707,3 +712,46 @@ def test_read_table_passes_notes_on(tmp_path: Path) -> None:
     notes: list[str] = []
     assert read_table(path, notes=notes).columns.tolist() == ["a", "b"]
     assert len(notes) == 1 and "';'-separated" in notes[0]
+
+
+# ---------------------------------------------------------------------------- the library's own words
+
+
+@pytest.mark.parametrize(
+    ("content", "call", "words", "parameter"),
+    [
+        ("title,body\na,b\n", {}, ["pass text_column with one of"], "text_column"),
+        ("text\na\n", {"text_column": "review"}, ["(from text_column)"], "text_column"),
+        ("text\na\n", {"id_column": "key"}, ["(from id_column)"], "id_column"),
+        ("text\na\n", {"label_column": "tag"}, ["(from label_column)"], "label_column"),
+        ("id,text\nk1,a\nk1,b\n", {}, ["no id_column was given", "pass id_column with a unique column"], "id_column"),
+        (b"text\ncaf\xe9\n", {}, ["pass encoding='latin-1'"], "encoding"),
+    ],
+)
+def test_errors_from_python_name_the_parameters(tmp_path: Path, content, call: dict, words: list[str], parameter: str) -> None:
+    path = tmp_path / "d.csv"
+    path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    with pytest.raises(InBedderError) as caught:
+        read_corpus(path, **call)
+    assert caught.value.parameter == parameter and "--" not in str(caught.value)
+    for word in words:
+        assert word in str(caught.value), (word, str(caught.value))
+
+
+def test_a_txt_file_names_only_the_column_options_given(tmp_path: Path) -> None:
+    path = tmp_path / "lines.txt"
+    path.write_text("one\n")
+    with pytest.raises(InBedderError) as caught:
+        read_corpus(path, text_column="a", label_column="b")
+    assert "drop text_column and label_column" in str(caught.value)
+    assert "drop --text-column and --label-column" in caught.value.renamed(FLAGS)
+
+
+def test_options_past_the_text_column_are_keyword_only_with_a_warning_for_old_callers(tmp_path: Path) -> None:
+    path = tmp_path / "d.csv"
+    path.write_text("key,text,tag\nk1,a,x\nk2,b,y\n")
+    with pytest.warns(DeprecationWarning, match="pass id_column, label_column to read_corpus"):
+        corpus = read_corpus(path, "text", "key", "tag")
+    assert corpus == read_corpus(path, "text", id_column="key", label_column="tag")
+    with pytest.raises(TypeError, match="multiple values"):
+        read_corpus(path, "text", "key", id_column="key")

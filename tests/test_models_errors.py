@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -19,7 +20,7 @@ import pytest
 import torch
 
 from inbedder import InBedderError
-from inbedder.cli import main
+from inbedder.cli import FLAGS, main
 from inbedder.models import (
     cache_dir,
     check_layer,
@@ -32,6 +33,11 @@ from inbedder.models import (
 
 BIN = Path(sys.executable).parent
 CLOSED_PORT = "http://127.0.0.1:9"  # nothing listens on the discard port: connection refused at once
+
+
+def _as_cli(error: InBedderError) -> str:
+    """The message as the CLI prints it: the library's parameter names (``cache=False``) as flags (``--no-cache``)."""
+    return error.renamed(FLAGS)
 
 
 def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
@@ -154,8 +160,9 @@ def test_unknown_devices_are_refused_with_the_accepted_ones():
 def test_cuda_on_a_machine_without_it_is_one_line(tiny_models, tmp_path):
     for device in ("cuda", "cuda:0", "cuda:1"):
         expected = r"CUDA is not available on this machine \(torch .*\); drop --device or use --device cpu"
-        with pytest.raises(InBedderError, match=expected):
+        with pytest.raises(InBedderError) as caught:
             resolve_device(device)
+        assert re.search(expected, _as_cli(caught.value))
     with pytest.raises(InBedderError, match="CUDA is not available"):
         load_generator(tiny_models["llama"], device="cuda")  # refused before any weights are read
 
@@ -166,8 +173,9 @@ def test_a_cuda_index_beyond_the_devices_is_refused():
 
 
 def test_the_loader_refuses_an_unknown_device_before_loading(tiny_models):
-    with pytest.raises(InBedderError, match="--device 'tpu' is not a device"):
+    with pytest.raises(InBedderError) as caught:
         load_generator(tiny_models["llama"], device="tpu")
+    assert re.search("--device 'tpu' is not a device", _as_cli(caught.value))
 
 
 # --------------------------------------------------------------------------- layers and limits
@@ -195,15 +203,16 @@ def test_check_layer_accepts_exactly_the_indexes_hidden_states_has(tiny_models, 
             loaded.check_layer(layer)
             check_layer(layer, n_layers, loaded.name)
         else:
-            with pytest.raises(InBedderError, match=rf"--layer {layer} is out of range: .* has {n_layers} layers"):
+            with pytest.raises(InBedderError) as caught:
                 check_layer(layer, n_layers, loaded.name)
+            assert re.search(rf"--layer {layer} is out of range: .* has {n_layers} layers", _as_cli(caught.value))
     check_layer(None, n_layers, loaded.name)
 
 
 def test_layer_message_names_the_model_and_the_valid_range():
     with pytest.raises(InBedderError) as caught:
         check_layer(99, 30, "SmolLM2-135M-Instruct")
-    assert str(caught.value).startswith("--layer 99 is out of range: SmolLM2-135M-Instruct has 30 layers (use 0..30")
+    assert _as_cli(caught.value).startswith("--layer 99 is out of range: SmolLM2-135M-Instruct has 30 layers (use 0..30")
     assert "-31..-1" in str(caught.value)
 
 
@@ -220,7 +229,7 @@ def test_an_unwritable_inbedder_cache_is_one_line(tmp_path, monkeypatch, kind):
     monkeypatch.setenv("INBEDDER_CACHE", str(target))
     with pytest.raises(InBedderError) as caught:
         cache_dir()
-    message = str(caught.value)
+    message = _as_cli(caught.value)
     assert f"INBEDDER_CACHE={target}" in message and "writable folder" in message and "--no-cache" in message
     with pytest.raises(InBedderError, match="cannot save the converted embedded model .*set INBEDDER_CACHE to a writable folder"):
         embedded_generator_dir()

@@ -1,20 +1,27 @@
-"""The fast paths give the plain path's embeddings: one input pass shared by many questions.
+"""The one encoding path gives Hugging Face's embeddings: one input pass shared by many questions.
 
-Every test compares :meth:`InBedder.encode_questions` (shared prefix KV cache) with a loop of
-:meth:`InBedder.encode_with_answers` (one full prompt pass per question) on real models.
+The reference (:func:`reference`) is the paper's style: one text at a time through
+``model.generate(..., output_hidden_states=True, return_dict_in_generate=True)`` with the hidden
+states pooled afterwards (a direct forward with its mask slots for masked LMs). Every test
+compares :meth:`InBedder.encode_questions` (shared prefix KV cache, length-sorted batches) or a
+loop of :meth:`InBedder.encode_with_answers` (the one-question case) with it, on real models.
 """
 
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
-import inbedder.embedder as embedder_module
 from inbedder import InBedder
+from inbedder.encoders import runners
+from inbedder.encoders.sampling import row_seed
 from inbedder.encoders.shared_prefix import TextPrompts, common_prefix_length
+from inbedder.stopwords import ENGLISH_STOPWORDS, word_set, words
 
 TEXTS = [
     "The soup was cold and the bread was stale.",
@@ -33,11 +40,125 @@ def _model(path, **kwargs):
     return InBedder(path, cache=False, device="cpu", max_new_tokens=4, **kwargs)
 
 
-def _plain(model, texts, questions, method, answers=True):
+# ----------------------------------------------------------------------------- the reference
+@torch.no_grad()
+def _causal_pass(model, ids: list[int], seed: int | None = None):
+    """(prompt states, answer states, answer tokens) from ``generate``; sampled when ``seed`` is given."""
+    network, tokenizer = model.loaded.model, model.loaded.tokenizer
+    input_ids = torch.tensor([ids])
+    sampling = {"do_sample": False}
+    if seed is not None:
+        torch.manual_seed(seed)  # one row: generate's draws come from the global generator in step order
+        sampling = {"do_sample": True, "temperature": model.temperature, "top_k": 0, "top_p": 1.0}
+    out = network.generate(
+        input_ids, attention_mask=torch.ones_like(input_ids), max_new_tokens=model.max_new_tokens,
+        output_hidden_states=True, return_dict_in_generate=True, pad_token_id=tokenizer.pad_token_id, **sampling,
+    )
+    layer = -1 if model.layer is None else model.layer
+    prompt = out.hidden_states[0][layer][0]
+    tokens = out.sequences[0, len(ids):].tolist()
+    answer = torch.stack([prompt[-1]] + [step[layer][0, -1] for step in out.hidden_states[1:]])[: len(tokens)]
+    return prompt[:-1], answer, tokens  # the last prompt state is 1st-gen: it counts on the answer side
+
+
+@torch.no_grad()
+def _seq2seq_pass(model, ids: list[int], seed: int | None = None):
+    network, tokenizer = model.loaded.model, model.loaded.tokenizer
+    input_ids = torch.tensor([ids])
+    sampling = {"do_sample": False}
+    if seed is not None:
+        torch.manual_seed(seed)
+        sampling = {"do_sample": True, "temperature": model.temperature, "top_k": 0, "top_p": 1.0}
+    out = network.generate(
+        input_ids, attention_mask=torch.ones_like(input_ids), max_new_tokens=model.max_new_tokens,
+        output_hidden_states=True, return_dict_in_generate=True, pad_token_id=tokenizer.pad_token_id, **sampling,
+    )
+    layer = -1 if model.layer is None else model.layer
+    answer = torch.stack([step[layer][0, -1] for step in out.decoder_hidden_states])
+    return out.encoder_hidden_states[layer][0], answer, out.sequences[0, 1:].tolist()
+
+
+@torch.no_grad()
+def _masked_pass(model, ids: list[int], seed: int | None = None):
+    """A direct forward of the prompt with its mask slots (before the closing special token)."""
+    network, tokenizer = model.loaded.model, model.loaded.tokenizer
+    special, mask = set(tokenizer.all_special_ids), tokenizer.mask_token_id
+    slots = [mask] * model.max_new_tokens
+    full = ids[:-1] + slots + ids[-1:] if ids[-1] in special else ids + slots
+    out = network(input_ids=torch.tensor([full]), output_hidden_states=True)
+    hidden = out.hidden_states[-1 if model.layer is None else model.layer][0]
+    at = [i for i, token in enumerate(full) if token == mask]
+    body = [i for i, token in enumerate(full) if token not in special]
+    return hidden[body], hidden[at], out.logits[0, at].argmax(-1).tolist()
+
+
+def _pass(model, ids, seed=None):
+    return {"causal": _causal_pass, "seq2seq": _seq2seq_pass, "masked": _masked_pass}[model.family](model, ids, seed)
+
+
+def _informative(model, token: int, question: str) -> bool:
+    found = words(model.loaded.tokenizer.decode([token]))
+    return bool(found) and not all(word in ENGLISH_STOPWORDS | word_set(question) for word in found)
+
+
+def _pooled(model, method: str, question: str, prompt, answer, tokens) -> np.ndarray:
+    """The paper's pooling of one text's states (§4.1), written out."""
+    tokenizer = model.loaded.tokenizer
+    ends = set(tokenizer.all_special_ids) if model.family == "masked" else set(runners.stop_ids(model.loaded))
+    counted = [j for j, token in enumerate(tokens) if token not in ends]
+    if model.filter_answer_words and method in ("avg-gen", "last-gen", "avg-all"):
+        counted = [j for j in counted if _informative(model, tokens[j], question)]
+    counted = counted or [0]  # an empty answer still has the state that chose to stop
+    vector = {
+        "1st-gen": lambda: answer[0],
+        "avg-gen": lambda: answer[counted].mean(0),
+        "last-gen": lambda: answer[counted[-1]],
+        "avg-ppt": lambda: prompt.mean(0),
+        "avg-all": lambda: (prompt.sum(0) + answer[counted].sum(0)) / (len(prompt) + len(counted)),
+    }[method]()
+    return vector.numpy()
+
+
+def _answer(model, tokens: list[int]) -> str:
+    tokenizer = model.loaded.tokenizer
+    ends = set(tokenizer.all_special_ids) if model.family == "masked" else set(runners.stop_ids(model.loaded))
+    kept = [token for token in tokens if token not in ends]
+    return " ".join(tokenizer.decode(kept, skip_special_tokens=True).split())
+
+
+def _one(model, text: str, question: str, method: str, prefix: str) -> tuple[np.ndarray, str]:
+    ids = model.prompts.ids(question, text, reserve=model.max_new_tokens if model.family == "masked" else 0, answer_prefix=prefix)
+    prompt, answer, tokens = _pass(model, ids)
+    if method == "prompt":
+        return model.sentence_encoder.encode([f"{question} {text}"])[0], _answer(model, tokens)
+    if method == "re-enc":
+        greedy = model.temperature <= 0 or model.samples < 2 or model.family == "masked"
+        draws = [tokens] if greedy else [
+            _pass(model, ids, row_seed(model.seed, question, text, j))[2] for j in range(model.samples)
+        ]
+        replies = [_answer(model, drawn) for drawn in draws]
+        return model.sentence_encoder.encode(replies).mean(0), replies[0]
+    return _pooled(model, method, question, prompt, answer, tokens), _answer(model, tokens)
+
+
+def reference(model, texts, questions, method, answers=True):
+    """``{question: Encoded-like}`` computed one text at a time the paper's way."""
+    results = {}
+    for question in questions:
+        prefix = model.resolve_answer_prefix(texts, question)  # the probe itself is checked against generate in test_engine
+        rows = [_one(model, text, question.strip(), method, prefix) for text in texts]
+        results[question] = SimpleNamespace(
+            embeddings=np.stack([vector for vector, _ in rows]), answers=[reply for _, reply in rows] if answers else [],
+        )
+    return results
+
+
+def _per_question(model, texts, questions, method, answers=True):
+    """The one-question case of the engine, once per question."""
     return {q: model.encode_with_answers(texts, q, method=method, answers=answers) for q in questions}
 
 
-def _assert_same(shared, plain, answers=True):
+def assert_same(shared, plain, answers=True):
     assert list(shared) == list(plain)
     for question in plain:
         np.testing.assert_allclose(shared[question].embeddings, plain[question].embeddings, atol=1e-4, err_msg=question)
@@ -45,6 +166,8 @@ def _assert_same(shared, plain, answers=True):
             assert shared[question].answers == plain[question].answers, question
 
 
+
+# ----------------------------------------------------------------------------- tests
 def test_common_prefix_leaves_every_prompt_a_token_of_its_own():
     assert common_prefix_length([[1, 2, 3, 4], [1, 2, 5]]) == 2
     assert common_prefix_length([[1, 2, 3], [1, 2, 3, 4]]) == 2  # the shorter prompt keeps its last token
@@ -67,7 +190,7 @@ def test_the_split_is_on_tokens_not_strings(tiny_models):
 def test_many_questions_equal_one_pass_per_question(tiny_models, name):
     model = _model(tiny_models[name], filter_answer_words=True)
     for method in DIRECT:
-        _assert_same(model.encode_questions(TEXTS, QUESTIONS, method=method), _plain(model, TEXTS, QUESTIONS, method))
+        assert_same(model.encode_questions(TEXTS, QUESTIONS, method=method), reference(model, TEXTS, QUESTIONS, method))
         model.cache = type(model.cache)(":memory:")
 
 
@@ -75,14 +198,14 @@ def test_equal_with_another_layer_truncation_and_a_chat_template(tiny_models, ca
     model = _model(tiny_models["llama"], template="chat-brief", layer=1, max_length=40)
     texts = TEXTS + ["A long text about lunch " * 20]  # cut to fit: its prompts differ per question
     for method in ("1st-gen", "avg-all"):
-        _assert_same(model.encode_questions(texts, QUESTIONS, method=method), _plain(model, texts, QUESTIONS, method))
+        assert_same(model.encode_questions(texts, QUESTIONS, method=method), reference(model, texts, QUESTIONS, method))
         model.cache = type(model.cache)(":memory:")
 
 
 def test_equal_when_the_instruction_comes_first(tiny_models):
     """Nothing but the template's opening is shared; the path must still be exact."""
     model = _model(tiny_models["llama"], template="{instruction}\n{input}")
-    _assert_same(model.encode_questions(TEXTS, QUESTIONS, method="avg-gen"), _plain(model, TEXTS, QUESTIONS, "avg-gen"))
+    assert_same(model.encode_questions(TEXTS, QUESTIONS, method="avg-gen"), reference(model, TEXTS, QUESTIONS, "avg-gen"))
 
 
 def test_automatic_answer_prefixes_match_the_per_question_probe(tiny_models):
@@ -90,21 +213,21 @@ def test_automatic_answer_prefixes_match_the_per_question_probe(tiny_models):
     plain = _model(tiny_models["llama"], template="chat-brief", answer_prefix="auto")
     for question in QUESTIONS:
         expected = plain.resolve_answer_prefix(TEXTS, question)
-        assert shared._answer_prefixes(TEXTS, [question, "What else?"])[question] == expected
-    _assert_same(shared.encode_questions(TEXTS, QUESTIONS), _plain(plain, TEXTS, QUESTIONS, "1st-gen"))
+        assert shared.resolve_answer_prefixes(TEXTS, [question, "What else?"])[question] == expected
+    assert_same(shared.encode_questions(TEXTS, QUESTIONS), reference(plain, TEXTS, QUESTIONS, "1st-gen"))
 
 
 def test_both_paths_share_the_on_disk_cache(tiny_models, tmp_path, monkeypatch):
     model = InBedder(tiny_models["llama"], template="inbedder", cache=tmp_path / "c.sqlite", device="cpu", max_new_tokens=4)
     first = model.encode_with_answers(TEXTS, QUESTIONS[0], method="avg-gen")
     computed = []
-    real = embedder_module.run_shared_prefix
+    real = runners.run_groups
 
-    def counting(model_, groups, *args, **kwargs):
+    def counting(loaded, groups, *args, **kwargs):
         computed.extend(len(group.prompts) for group in groups)
-        return real(model_, groups, *args, **kwargs)
+        return real(loaded, groups, *args, **kwargs)
 
-    monkeypatch.setattr(embedder_module, "run_shared_prefix", counting)
+    monkeypatch.setattr(runners, "run_groups", counting)
     both = model.encode_questions(TEXTS, QUESTIONS[:2], method="avg-gen")
     np.testing.assert_array_equal(both[QUESTIONS[0]].embeddings, first.embeddings)
     assert sum(computed) == 2 * len(TEXTS)  # the new question's probe and pairs only; the cached question is read
@@ -112,8 +235,7 @@ def test_both_paths_share_the_on_disk_cache(tiny_models, tmp_path, monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("the model ran although everything was cached")
 
-    monkeypatch.setattr(embedder_module, "run_causal", refuse)
-    monkeypatch.setattr(embedder_module, "run_shared_prefix", refuse)
+    monkeypatch.setattr(runners, "run_groups", refuse)
     again = model.encode_with_answers(TEXTS, QUESTIONS[1], method="avg-gen")
     np.testing.assert_array_equal(again.embeddings, both[QUESTIONS[1]].embeddings)
 
@@ -124,7 +246,7 @@ def test_duplicate_texts_and_questions_and_whitespace(tiny_models):
     asked = [QUESTIONS[0], " " + QUESTIONS[1], QUESTIONS[0]]
     shared = model.encode_questions(texts, asked, method="1st-gen", answers=False)
     assert list(shared) == [QUESTIONS[0], " " + QUESTIONS[1]]
-    _assert_same(shared, _plain(model, texts, list(shared), "1st-gen", answers=False), answers=False)
+    assert_same(shared, reference(model, texts, list(shared), "1st-gen", answers=False), answers=False)
 
 
 @pytest.mark.slow
@@ -133,7 +255,7 @@ def test_embedded_model_gives_the_same_embeddings(converted_model_dir):
     plain = InBedder(cache=False)
     texts, questions = TEXTS[:3], QUESTIONS[:2]
     for method in ("1st-gen", "avg-gen"):
-        _assert_same(shared.encode_questions(texts, questions, method=method), _plain(plain, texts, questions, method))
+        assert_same(shared.encode_questions(texts, questions, method=method), reference(plain, texts, questions, method))
 
 
 def test_cluster_command_takes_several_questions(tiny_models, tmp_path):
@@ -165,8 +287,8 @@ def test_compiled_prompt_pass_equals_eager(tiny_models):
     compiled = _model(tiny_models["llama"], compile=True)
     torch._dynamo.utils.counters.clear()
     for method in ("1st-gen", "avg-gen"):
-        _assert_same(_plain(compiled, TEXTS, QUESTIONS[:1], method), _plain(eager, TEXTS, QUESTIONS[:1], method))
-    _assert_same(compiled.encode_questions(TEXTS, QUESTIONS, method="1st-gen"), _plain(eager, TEXTS, QUESTIONS, "1st-gen"))
+        assert_same(_per_question(compiled, TEXTS, QUESTIONS[:1], method), _per_question(eager, TEXTS, QUESTIONS[:1], method))
+    assert_same(compiled.encode_questions(TEXTS, QUESTIONS, method="1st-gen"), reference(eager, TEXTS, QUESTIONS, "1st-gen"))
     assert torch._dynamo.utils.counters["stats"]["unique_graphs"] >= 1  # inductor really ran
 
 
@@ -195,4 +317,5 @@ def test_re_enc_shares_the_input_pass_and_equals_the_plain_path(tiny_models):
     model = _model(tiny_models["llama"], samples=3, temperature=1.0)
     shared = model.encode_questions(TEXTS, QUESTIONS, method="re-enc")
     model.cache = type(model.cache)(":memory:")
-    _assert_same(shared, _plain(model, TEXTS, QUESTIONS, "re-enc"))
+    assert_same(shared, _per_question(model, TEXTS, QUESTIONS, "re-enc"))
+    assert_same(shared, reference(model, TEXTS, QUESTIONS, "re-enc"))  # generate's own sampling, seeded per row

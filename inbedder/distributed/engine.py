@@ -129,7 +129,7 @@ def _plan(source: Any, *, text_column: str | None, id_column: str | None, shard_
 
     files = input_files(source)
     for path in files:
-        corpus = read_corpus(path, text_column, id_column)
+        corpus = read_corpus(path, text_column=text_column, id_column=id_column)
         ids = corpus.ids if len(files) == 1 or corpus.id_name != "row" else [f"{path.name}:{i}" for i in corpus.ids]
         yield from cut(path.stem, ids, corpus.texts, rows=shard_rows)
 
@@ -180,7 +180,7 @@ def _connect(ray, address: str | None) -> bool:
         except (ConnectionError, RuntimeError, ValueError) as e:
             raise InBedderError(f"cannot connect to the Ray cluster at {address!r}: {e}; check address", parameter="address") from e
         return True
-    ray.init(include_dashboard=False, logging_level="ERROR", log_to_driver=False)
+    ray.init(include_dashboard=False, logging_level="ERROR", log_to_driver=False, _node_ip_address="127.0.0.1")
     return True
 
 
@@ -206,7 +206,8 @@ def _run_shards(ray, pending: list[Shard], run: EmbeddingRun, record: dict, *, p
 
     dataset = ray.data.from_items([shard.as_row() for shard in pending], override_num_blocks=len(pending))
     results = dataset.map_batches(
-        ShardEmbedder, batch_size=1, concurrency=workers, num_cpus=1, num_gpus=gpus_per_worker or None,
+        ShardEmbedder, batch_size=1, compute=ray.data.ActorPoolStrategy(size=workers), num_cpus=1,
+        num_gpus=gpus_per_worker or None,
         fn_constructor_kwargs={"model_options": options, "prefixes": prefixes, "method": method,
                                "batch_size": batch_size, "output_dir": str(run.output_dir)},
     )

@@ -1,5 +1,7 @@
 """Per-architecture passes over a language model; all return :class:`AnswerStates`."""
 
-from inbedder.encoders.states import DIRECT_METHODS, AnswerStates, pool
+from inbedder.encoders.pooling import pool
+from inbedder.encoders.states import AnswerStates
+from inbedder.methods import DIRECT_METHODS
 
 __all__ = ["DIRECT_METHODS", "AnswerStates", "pool"]

@@ -2,16 +2,16 @@
 
 One bidirectional pass; the embedding pools the hidden states of the mask slots, and the
 answer is what the MLM head predicts in them. 1st-gen and last-gen do not exist here
-(appendix C), so only avg-gen, avg-ppt and avg-all are offered.
+(appendix C; see the method table in :mod:`inbedder.methods`).
 """
 
 from __future__ import annotations
 
 import torch
 
-from inbedder.encoders.states import AnswerStates
-
-MASKED_METHODS = ("avg-gen", "avg-ppt", "avg-all")
+from inbedder.encoders.decoding import Decoding
+from inbedder.encoders.padding import right_pad
+from inbedder.encoders.states import AnswerStates, layer_states
 
 
 def add_mask_slots(ids: list[int], mask_id: int, slots: int, end_ids: set[int]) -> list[int]:
@@ -27,32 +27,21 @@ def _mlm_head(model):
         head = getattr(model, name, None)
         if head is not None:
             return head
-    return None
+    return model.get_output_embeddings()
 
 
 @torch.no_grad()
-def run_masked(
-    model, batch: list[list[int]], pad_id: int, mask_id: int, special_ids: set[int], layer: int | None = None
-) -> AnswerStates:
-    """Encode prompts that already carry their mask slots (see :func:`add_mask_slots`)."""
-    width = max(len(ids) for ids in batch)
-    input_ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
-    attention = torch.zeros_like(input_ids)
-    for row, ids in enumerate(batch):
-        input_ids[row, : len(ids)] = torch.tensor(ids)
-        attention[row, : len(ids)] = 1
-    input_ids, attention = input_ids.to(model.device), attention.to(model.device)
-    output = model.base_model(input_ids=input_ids, attention_mask=attention, output_hidden_states=layer is not None)
-    hidden = output.last_hidden_state if layer is None else output.hidden_states[layer]
+def run_masked(model, tokenizer, prompts: list[list[int]], *, decoding: Decoding) -> AnswerStates:
+    """Encode prompts with ``decoding.slots`` mask slots added after each (room kept by the prompt builder)."""
+    mask_id, special_ids = tokenizer.mask_token_id, set(tokenizer.all_special_ids)
+    batch = [add_mask_slots(ids, mask_id, decoding.slots, special_ids) for ids in prompts]
+    input_ids, attention = right_pad(batch, decoding.pad_id, model.device)
+    output = model.base_model(input_ids=input_ids, attention_mask=attention, output_hidden_states=decoding.layer is not None)
+    hidden = layer_states(output, decoding.layer)
     slots = input_ids == mask_id
-    slots_per_row = int(slots[0].sum())
-    states = hidden[slots].view(len(batch), slots_per_row, -1)
-    head = _mlm_head(model)
-    if head is not None:
-        logits = head(output.last_hidden_state[slots])
-    else:
-        logits = model.get_output_embeddings()(output.last_hidden_state[slots])
-    tokens = logits.argmax(-1).view(len(batch), slots_per_row)
+    states = hidden[slots].view(len(batch), decoding.slots, -1)
+    logits = _mlm_head(model)(output.last_hidden_state[slots])
+    tokens = logits.argmax(-1).view(len(batch), decoding.slots)
     special = torch.tensor(sorted(special_ids), device=input_ids.device)
     body = attention.bool() & ~slots & ~torch.isin(input_ids, special)
     prompt_sum = (hidden * body[..., None].to(hidden.dtype)).sum(1)

@@ -1,7 +1,8 @@
-"""What one pass of a language model over a batch of prompts leaves behind, and how to pool it.
+"""What one pass of a language model over a batch of prompts leaves behind.
 
 Every model family (causal, masked, seq2seq) fills the same :class:`AnswerStates`, so the
-encoding methods of the paper (§4.1) are defined once, here, whatever the architecture.
+encoding methods of the paper (§4.1) are pooled once (:mod:`inbedder.encoders.pooling`),
+whatever the architecture.
 """
 
 from __future__ import annotations
@@ -9,8 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-
-from inbedder.methods import DIRECT_METHODS  # noqa: F401  (re-exported: the encoders import it from here)
 
 
 @dataclass
@@ -32,22 +31,17 @@ class AnswerStates:
     def first(self) -> torch.Tensor:
         return self.states[:, 0]
 
+    def kept_tokens(self) -> list[list[int]]:
+        """Each row's answer: the token ids that count, in order."""
+        return [[t for t, flag in zip(tokens, keep) if flag] for tokens, keep in zip(self.tokens.tolist(), self.keep.tolist())]
 
-def pool(result: AnswerStates, method: str) -> torch.Tensor:
-    """One vector per text for a direct method (paper §4.1); falls back to 1st-gen when no answer token counts."""
-    if method == "1st-gen":
-        return result.first
-    if method == "avg-ppt":
-        return result.prompt_sum / result.prompt_count.clamp(min=1)[:, None]
-    keep = result.keep.clone()
-    keep[keep.sum(1) == 0, 0] = True  # an empty answer still has the state that chose to stop
-    weights = keep.to(result.states.dtype)[..., None]
-    if method == "avg-gen":
-        return (result.states * weights).sum(1) / weights.sum(1)
-    if method == "last-gen":
-        last = keep.shape[1] - 1 - keep.flip(1).to(torch.int8).argmax(1)
-        return result.states[torch.arange(len(last)), last]
-    if method == "avg-all":
-        total = result.prompt_sum + (result.states * weights).sum(1)
-        return total / (result.prompt_count + weights.sum((1, 2)))[:, None]
-    raise ValueError(f"unknown direct method {method!r}")
+
+def layer_states(output, layer: int | None, *, stack: str = "hidden_states") -> torch.Tensor:
+    """The hidden states at ``layer`` of a model output (None: the last, which feeds the LM head).
+
+    ``stack`` names the output's tuple of per-layer states ("decoder_hidden_states" for a
+    seq2seq decoder, whose output has no ``last_hidden_state``).
+    """
+    if layer is None and stack == "hidden_states":
+        return output.last_hidden_state
+    return getattr(output, stack)[-1 if layer is None else layer]

@@ -31,15 +31,15 @@ def build_suite(
     """
     unknown = [task for task in tasks if task not in TASKS]
     if unknown:
-        raise InBedderError(f"unknown test(s) {', '.join(unknown)}; choose from: {', '.join(TASKS)}")
-    for name, value in (("--limit", limit), ("--robustness-limit", robustness_limit)):
+        raise InBedderError(f"unknown test(s) {', '.join(unknown)}; choose from: {', '.join(TASKS)}", parameter="tasks")
+    for name, value in (("limit", limit), ("robustness_limit", robustness_limit)):
         if value is not None and value < 2:
-            raise InBedderError(f"{name} must be at least 2 (got {value}); leave it out to use the full sets")
+            raise InBedderError(f"{name} must be at least 2 (got {value}); leave it out to use the full sets", parameter=name)
     awareness = load_awareness(data, [task for task in AWARENESS_TASKS if task in tasks])
     robustness = robustness_tasks(spec) if "robustness" in tasks else []
     return Suite(
-        limit_awareness(awareness, limit, seed),
-        limit_robustness(robustness, robustness_limit if robustness_limit is not None else limit, seed),
+        limit_awareness(awareness, limit, seed=seed),
+        limit_robustness(robustness, robustness_limit if robustness_limit is not None else limit, seed=seed),
         seed,
     )
 
@@ -66,12 +66,13 @@ def build_subjects(
     several = len(models) > 1
     subjects: list[Subject] = []
     if references or PROMPT_METHOD in methods:
-        subjects.append(MethodSubject(models[0], PROMPT_METHOD, batch_size, show_progress_bar))
+        subjects.append(MethodSubject(models[0], PROMPT_METHOD, batch_size=batch_size, show_progress_bar=show_progress_bar))
     if references:
         first = models[0]
         subjects.append(NoInstruction(first.sentence_encoder_name, str(first.loaded.model.device)))
     subjects += [
-        MethodSubject(model, method, batch_size, show_progress_bar, name=f"{model.loaded.name}:{method}" if several else method)
+        MethodSubject(model, method, batch_size=batch_size, show_progress_bar=show_progress_bar,
+                      name=f"{model.loaded.name}:{method}" if several else method)
         for model in models for method in methods if method != PROMPT_METHOD
     ]
     return subjects

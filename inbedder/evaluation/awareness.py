@@ -56,11 +56,17 @@ def evaluate_sts(subject: Subject, data: STSSet) -> dict:
     return {"spearman": spearman, "n_pairs": len(data), "n_instructions": len(by_instruction)}
 
 
-def evaluate_multilabel(subject: Subject, data: MultiLabelSet, seed: int = 0) -> dict:
-    """V-measure of k-means (k = classes of the labelling) under each labelling's question; harmonic mean."""
+def evaluate_multilabel(subject: Subject, data: MultiLabelSet, *, seed: int = 0) -> dict:
+    """V-measure of k-means (k = classes of the labelling) under each labelling's question; harmonic mean.
+
+    The clustering is :class:`~inbedder.clustering.InstructionClusterer`'s (texts in canonical
+    order), so a score here is what ``inbedder cluster`` reports for the same embeddings.
+    """
     vectors = subject.embed(data.texts, [labeling.instruction for labeling in data.labelings])
     scores = {
-        labeling.name: clustering_v_measure(vectors[labeling.instruction], labeling.labels, labeling.k, seed)
+        labeling.name: clustering_v_measure(
+            vectors[labeling.instruction], labeling.labels, k=labeling.k, seed=seed, texts=data.texts,
+        )
         for labeling in data.labelings
     }
     return {**scores, "harmonic_mean": harmonic_mean(list(scores.values())), "n_texts": len(data.texts),

@@ -11,11 +11,12 @@ import platform
 import shlex
 import sys
 import time
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
-from inbedder.cli import _add_model_options, _embedder
 from inbedder.errors import InBedderError
+from inbedder.options import ModelOptions, add_model_arguments
 
 DEFAULT_METHODS = "prompt,1st-gen,avg-gen,re-enc"
 
@@ -65,7 +66,7 @@ def register(commands) -> None:
     awareness.add_argument("--tasks", default="all", help="all, or a comma list of: triplets,sts,clustering (default all)")
     _add_data_option(awareness)
     _add_run_options(awareness, limit_help="keep N triplets per criterion, N STS pairs and N clustering texts (seeded)")
-    _add_model_options(awareness)
+    add_model_arguments(awareness)
     awareness.set_defaults(handler=run_awareness)
 
     robustness = tests.add_parser(
@@ -74,7 +75,7 @@ def register(commands) -> None:
     )
     _add_spec_option(robustness)
     _add_run_options(robustness, limit_help="keep N texts of each corpus (seeded); each is embedded under 30 instructions")
-    _add_model_options(robustness)
+    add_model_arguments(robustness)
     robustness.set_defaults(handler=run_robustness)
 
     compare = tests.add_parser(
@@ -88,7 +89,7 @@ def register(commands) -> None:
     _add_spec_option(compare)
     _add_run_options(compare, limit_help="keep N triplets per criterion, N STS pairs and N corpus texts (seeded)")
     compare.add_argument("--robustness-limit", type=int, metavar="N", help="texts per robustness corpus (default: --limit)")
-    _add_model_options(compare)
+    add_model_arguments(compare)
     compare.set_defaults(handler=run_compare)
 
 
@@ -128,12 +129,12 @@ def run_compare(args: argparse.Namespace) -> None:
     from inbedder.evaluation.suite import parse_tasks
 
     if args.method:
-        raise InBedderError("compare takes --methods (a comma list), not --method")
+        raise InBedderError("compare takes methods (a comma list), not method", parameter=("methods", "method"))
     methods = [name.strip() for name in args.methods.split(",") if name.strip()]
     unknown = [name for name in methods if name not in METHODS]
     if unknown or not methods:
-        raise InBedderError(f"--methods {args.methods!r}: unknown method(s) {', '.join(unknown) or '(none given)'}; "
-                            f"choose from: {', '.join(METHODS)}")
+        raise InBedderError(f"methods={args.methods!r}: unknown method(s) {', '.join(unknown) or '(none given)'}; "
+                            f"choose from: {', '.join(METHODS)}", parameter="methods")
     _run(args, parse_tasks(args.tasks), methods)
 
 
@@ -143,16 +144,17 @@ def _run(args: argparse.Namespace, tasks: list[str], methods: list[str] | None) 
     from inbedder.evaluation.suite import run_suite
     from inbedder.validation import check_options
 
-    check_options(args)
+    options = ModelOptions.from_args(args)
+    check_options(options)
     started = time.time()
     output_dir = _output_dir(args)
     suite = build_suite(
         tasks, getattr(args, "data", "shipped"), getattr(args, "spec", None), args.limit,
-        getattr(args, "robustness_limit", None), args.seed,
+        getattr(args, "robustness_limit", None), options.seed,
     )
-    models = _models(args)
+    models = [replace(options, model=name).build() for name in _model_names(args)]
     methods = methods or [models[0].method]
-    subjects = build_subjects(models, methods, not args.no_references, args.batch_size, show_progress_bar=not args.quiet)
+    subjects = build_subjects(models, methods, not args.no_references, options.batch_size, show_progress_bar=not args.quiet)
 
     def record(rows: list[dict], complete: bool) -> dict:
         return {
@@ -178,22 +180,21 @@ def _run(args: argparse.Namespace, tasks: list[str], methods: list[str] | None) 
         print(f"\nwall time {final['wall_seconds']:.0f} s; wrote {json_path} and {md_path}")
 
 
-def _models(args: argparse.Namespace) -> list:
-    names = [args.model]
-    if getattr(args, "models", None):
-        names = [None if name.strip() in ("embedded", "default") else name.strip() for name in args.models.split(",") if name.strip()]
-        if args.adapter and len(names) > 1:
-            raise InBedderError("--adapter with several --models is ambiguous; run compare once per adapter")
-    models = []
-    for name in names:
-        models.append(_embedder(argparse.Namespace(**{**vars(args), "model": name, "method": getattr(args, "method", None)})))
-    return models
+def _model_names(args: argparse.Namespace) -> list[str | None]:
+    """The models to evaluate: ``--models`` ('embedded' = the default model), else ``--model``."""
+    if not getattr(args, "models", None):
+        return [args.model]
+    names = [None if name.strip() in ("embedded", "default") else name.strip() for name in args.models.split(",") if name.strip()]
+    if args.adapter and len(names) > 1:
+        raise InBedderError("adapter with several models is ambiguous; run compare once per adapter",
+                            parameter=("adapter", "models"))
+    return names
 
 
 def _output_dir(args: argparse.Namespace) -> Path:
     folder = Path(args.output_dir) if args.output_dir else Path("runs") / f"evaluate-{args.evaluate_command}-{datetime.now():%Y%m%d-%H%M%S}"
     if folder.exists() and not folder.is_dir():
-        raise InBedderError(f"--output-dir {folder} is a file; give a folder")
+        raise InBedderError(f"output_dir={str(folder)!r} is a file; give a folder", parameter="output_dir")
     return folder  # created when the results are written, so a failed run leaves nothing behind
 
 

@@ -8,6 +8,7 @@ The shipped sets need nothing; the published sets (paper §3.2–3.3) need the o
 from __future__ import annotations
 
 import json
+import textwrap
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Sequence
@@ -15,7 +16,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from inbedder import data as shipped
-from inbedder.errors import InBedderError
+from inbedder.errors import InBedderError, one_line
 
 INTENT_INSTRUCTION = "What does the customer need?"
 EMOTION_INSTRUCTION = "How does the customer feel?"
@@ -42,7 +43,7 @@ HUB_CLUSTERING = (
 
 _INSTALL_HINT = (
     "reading the published sets needs `pip install datasets` and access to the Hugging Face hub; "
-    "run without --data hub (or with a local corpus in --spec) to use the shipped sets"
+    "use the shipped sets instead (the default, offline), or a local corpus in the robustness spec"
 )
 
 
@@ -169,7 +170,8 @@ def robustness_tasks(spec: str | Path | None = None) -> list[RobustnessTask]:
     """
     path = Path(spec) if spec else shipped_robustness_spec()
     if not path.is_file():
-        raise InBedderError(f"robustness spec {str(path)!r} does not exist; omit --spec to use the shipped one")
+        raise InBedderError(f"the robustness file {str(path)!r} does not exist; leave out spec to use the shipped one",
+                            parameter="spec")
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
         entries = document["tasks"]
@@ -205,7 +207,7 @@ def _local_clustering(corpus: str, spec: Path, text_column: str, label_column: s
         path = shipped.path(corpus)
     if not path.is_file():
         raise InBedderError(f"corpus {corpus!r} named in {spec} was not found next to it ({path})")
-    read = read_corpus(str(path), text_column, None, label_column)
+    read = read_corpus(str(path), text_column, label_column=label_column)
     keep = [i for i, label in enumerate(read.labels) if label is not None]
     return [read.texts[i] for i in keep], [str(read.labels[i]) for i in keep], str(path)
 
@@ -253,7 +255,7 @@ def _hub_rows(repo: str, config: str | None, columns: Sequence[str]) -> list[dic
     try:
         loaded = load_dataset(repo, config)
     except Exception as error:  # network, missing repo or config: all reported the same way
-        reason = (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
+        reason = textwrap.shorten(one_line(error), 200, placeholder="…")
         where = f"{repo} (config {config})" if config else repo
         raise InBedderError(f"cannot reach the dataset hub for {where}: {reason}; {_INSTALL_HINT}") from error
     split = "test" if "test" in loaded else (next(iter(loaded)) if len(loaded) == 1 else None)
@@ -274,7 +276,8 @@ def _is_hub_id(corpus: str, base: Path) -> bool:
 def load_awareness(source: str = "shipped", tasks: Sequence[str] = ("triplets", "sts", "clustering")) -> AwarenessData:
     """The awareness sets from ``shipped`` (data/eval, offline) or ``hub`` (the paper's published sets)."""
     if source not in ("shipped", "hub"):
-        raise InBedderError(f"--data {source!r} is unknown; use 'shipped' (offline, default) or 'hub' (the paper's sets)")
+        raise InBedderError(f"data={source!r} is unknown; use 'shipped' (offline, default) or 'hub' (the paper's sets)",
+                            parameter="data")
     loaders = {
         "shipped": {"triplets": shipped_triplets, "sts": shipped_sts, "clustering": shipped_multilabel},
         "hub": {"triplets": hub_triplets, "sts": hub_sts, "clustering": hub_multilabel},
@@ -282,30 +285,30 @@ def load_awareness(source: str = "shipped", tasks: Sequence[str] = ("triplets", 
     return AwarenessData(**{task: loaders[task]() for task in tasks})
 
 
-def sample_indices(n: int, limit: int | None, seed: int = 0) -> list[int]:
+def sample_indices(n: int, limit: int | None, *, seed: int = 0) -> list[int]:
     """A seeded subset of ``limit`` of ``n`` rows, in their original order (all rows when no limit)."""
     if limit is None or limit >= n:
         return list(range(n))
     if limit < 1:
-        raise InBedderError(f"--limit must be at least 1 (got {limit})")
+        raise InBedderError(f"limit must be at least 1 (got {limit})", parameter="limit")
     return sorted(np.random.default_rng(seed).permutation(n)[:limit].tolist())
 
 
-def limit_awareness(data: AwarenessData, limit: int | None, seed: int = 0) -> AwarenessData:
+def limit_awareness(data: AwarenessData, limit: int | None, *, seed: int = 0) -> AwarenessData:
     """Keep ``limit`` triplets per criterion, ``limit`` STS pairs and ``limit`` clustering texts."""
     if limit is None:
         return data
     out = AwarenessData(notes=list(data.notes))
     if data.triplets:
         out.triplets = replace(data.triplets, triplets={
-            name: [rows[i] for i in sample_indices(len(rows), limit, seed)] for name, rows in data.triplets.triplets.items()
+            name: [rows[i] for i in sample_indices(len(rows), limit, seed=seed)] for name, rows in data.triplets.triplets.items()
         })
     if data.sts:
-        keep = sample_indices(len(data.sts), limit, seed)
+        keep = sample_indices(len(data.sts), limit, seed=seed)
         out.sts = STSSet(*([values[i] for i in keep] for values in (
             data.sts.sentence1, data.sts.sentence2, data.sts.instructions, data.sts.labels)), source=data.sts.source)
     if data.clustering:
-        keep = sample_indices(len(data.clustering.texts), limit, seed)
+        keep = sample_indices(len(data.clustering.texts), limit, seed=seed)
         out.clustering = MultiLabelSet(
             [data.clustering.texts[i] for i in keep],
             [Labeling(lab.name, lab.instruction, [lab.labels[i] for i in keep]) for lab in data.clustering.labelings],
@@ -314,13 +317,13 @@ def limit_awareness(data: AwarenessData, limit: int | None, seed: int = 0) -> Aw
     return out
 
 
-def limit_robustness(tasks: list[RobustnessTask], limit: int | None, seed: int = 0) -> list[RobustnessTask]:
+def limit_robustness(tasks: list[RobustnessTask], limit: int | None, *, seed: int = 0) -> list[RobustnessTask]:
     """Keep ``limit`` texts of each corpus (the same texts for every instruction)."""
     if limit is None:
         return tasks
     limited = []
     for task in tasks:
-        keep = sample_indices(len(task.texts), limit, seed)
+        keep = sample_indices(len(task.texts), limit, seed=seed)
         limited.append(replace(task, texts=[task.texts[i] for i in keep], labels=[task.labels[i] for i in keep]))
     return limited
 

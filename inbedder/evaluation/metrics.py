@@ -10,12 +10,13 @@ from typing import Sequence
 import numpy as np
 
 from inbedder.errors import InBedderError
+from inbedder.explain import v_measure
+from inbedder.vectors import unit_rows
 
-
-def unit_rows(matrix: np.ndarray) -> np.ndarray:
-    """Rows scaled to length 1 (zero rows stay zero)."""
-    matrix = np.asarray(matrix, dtype=np.float64)
-    return matrix / np.clip(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12, None)
+__all__ = [
+    "clustering_v_measure", "cosine_similarity_rows", "harmonic_mean", "instruction_sts_spearman", "kmeans_labels",
+    "robustness_summary", "triplet_success_rate", "v_measure",
+]
 
 
 def cosine_similarity_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -23,7 +24,7 @@ def cosine_similarity_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     a, b = np.asarray(a), np.asarray(b)
     if a.shape != b.shape or a.ndim != 2:
         raise InBedderError(f"paired embeddings must have the same 2-D shape (got {a.shape} and {b.shape})")
-    return np.einsum("ij,ij->i", unit_rows(a), unit_rows(b))
+    return np.einsum("ij,ij->i", unit_rows(a, dtype=np.float64), unit_rows(b, dtype=np.float64))
 
 
 def triplet_success_rate(anchor: np.ndarray, positive: np.ndarray, negative: np.ndarray) -> float:
@@ -68,27 +69,32 @@ def instruction_sts_spearman(first: np.ndarray, second: np.ndarray, labels: Sequ
     return float(spearmanr(similarity, labels).statistic)
 
 
-def kmeans_labels(embeddings: np.ndarray, k: int, seed: int = 0, n_init: int = 10) -> np.ndarray:
-    """k-means on L2-normalised embeddings (cosine geometry), seeded so runs repeat exactly."""
-    from sklearn.cluster import KMeans
+def kmeans_labels(
+    embeddings: np.ndarray, k: int, *, seed: int = 0, n_init: int = 10, texts: Sequence[str] | None = None,
+) -> np.ndarray:
+    """The clusterer's k-means (:func:`inbedder.clustering.kmeans_in_canonical_order`), seeded.
+
+    Unit rows (cosine geometry) in a canonical order: by ``texts`` when given (as
+    :class:`~inbedder.clustering.InstructionClusterer` does), else by the vectors; the
+    evaluation passes its texts, so its V-measure is the clusterer's on the same embeddings.
+    """
+    from inbedder.clustering import kmeans_in_canonical_order
 
     if not 2 <= k <= len(embeddings):
-        raise InBedderError(f"cannot make {k} clusters of {len(embeddings)} texts; need 2 ≤ k ≤ number of texts")
-    return KMeans(n_clusters=k, n_init=n_init, random_state=seed).fit_predict(unit_rows(embeddings))
+        raise InBedderError(f"cannot make {k} clusters of {len(embeddings)} texts; need 2 ≤ k ≤ number of texts",
+                            parameter="k")
+    return kmeans_in_canonical_order(embeddings, k, texts=texts, n_init=n_init, random_state=seed)[0]
 
 
-def v_measure(true_labels: Sequence, cluster_labels: Sequence[int] | np.ndarray) -> float:
-    """V-measure of a clustering against gold labels (sklearn's, β = 1)."""
-    from sklearn.metrics import v_measure_score
+def clustering_v_measure(
+    embeddings: np.ndarray, true_labels: Sequence, *, k: int | None = None, seed: int = 0,
+    texts: Sequence[str] | None = None,
+) -> float:
+    """k-means with k = number of gold classes (unless given), scored by :func:`v_measure`."""
+    import pandas as pd
 
-    if len(true_labels) != len(cluster_labels):
-        raise InBedderError(f"{len(true_labels)} gold labels for {len(cluster_labels)} clustered texts")
-    return float(v_measure_score([str(label) for label in true_labels], list(cluster_labels)))
-
-
-def clustering_v_measure(embeddings: np.ndarray, true_labels: Sequence, k: int | None = None, seed: int = 0) -> float:
-    """k-means with k = number of gold classes (unless given), scored by V-measure."""
-    return v_measure(true_labels, kmeans_labels(embeddings, k or len(set(map(str, true_labels))), seed))
+    classes = pd.Series(list(true_labels), dtype=object).dropna().astype(str).nunique()  # v_measure's rule
+    return v_measure(true_labels, kmeans_labels(embeddings, k or classes, seed=seed, texts=texts))
 
 
 def robustness_summary(correct: Sequence[float], implicit: Sequence[float], incorrect: Sequence[float]) -> dict[str, float]:

@@ -13,7 +13,7 @@ def _pct(value: float | None) -> str:
 
 
 def _get(*keys: str) -> Cell:
-    def read(row: dict):
+    def read(row: dict) -> Any:
         for key in keys:
             if not isinstance(row, dict) or key not in row:
                 return None
@@ -77,13 +77,13 @@ def robustness_table(rows: Sequence[dict]) -> tuple[list[str], list[list[str]]] 
     return headers, body
 
 
-def render(headers: list[str], body: list[list[str]], markdown: bool = False) -> str:
+def render(headers: list[str], body: list[list[str]], *, markdown: bool = False) -> str:
     """A plain aligned table for the terminal, or a GitHub Markdown table."""
     if markdown:
         lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" if i == 0 else "--:" for i in range(len(headers))) + "|"]
         return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in body])
     widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *body)]
-    def line(cells):
+    def line(cells: list[str]) -> str:
         return "  ".join(str(c).ljust(w) if i == 0 else str(c).rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))
     return "\n".join([line(headers), "  ".join("-" * w for w in widths)] + [line(row) for row in body])
 

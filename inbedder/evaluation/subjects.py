@@ -8,11 +8,14 @@ sentence encoder on the text alone: what an embedder scores when it cannot hear 
 
 from __future__ import annotations
 
-from typing import Protocol, Sequence
+from typing import TYPE_CHECKING, Protocol, Sequence
 
 import numpy as np
 
-from inbedder.evaluation.metrics import unit_rows
+from inbedder.vectors import unit_rows
+
+if TYPE_CHECKING:
+    from inbedder.embedder import InBedder
 
 PROMPT_METHOD = "prompt"
 NO_INSTRUCTION = "no-instruction"
@@ -32,7 +35,10 @@ class Subject(Protocol):
 class MethodSubject:
     """One encoding method of an :class:`~inbedder.embedder.InBedder` (answers are not generated unless the method needs them)."""
 
-    def __init__(self, model, method: str, batch_size: int = 16, show_progress_bar: bool = False, name: str | None = None):
+    def __init__(
+        self, model: InBedder, method: str, *, batch_size: int = 16, show_progress_bar: bool = False,
+        name: str | None = None,
+    ):
         self.model = model
         self.method = model.check_method(method)
         self.batch_size = batch_size
@@ -63,7 +69,7 @@ class NoInstruction:
 
     kind = "reference"
 
-    def __init__(self, sentence_encoder: str | None = None, device: str | None = None, name: str = NO_INSTRUCTION):
+    def __init__(self, sentence_encoder: str | None = None, device: str | None = None, *, name: str = NO_INSTRUCTION):
         self.sentence_encoder = sentence_encoder
         self.device = device
         self.name = name
@@ -74,7 +80,7 @@ class NoInstruction:
         missing = [text for text in dict.fromkeys(texts) if text not in self._vectors]
         if missing:
             vectors = self._load().encode(missing, batch_size=64, show_progress_bar=False, convert_to_numpy=True)
-            self._vectors.update(zip(missing, unit_rows(vectors)))
+            self._vectors.update(zip(missing, unit_rows(vectors, dtype=np.float64)))
         matrix = np.stack([self._vectors[text] for text in texts])
         return {instruction: matrix for instruction in dict.fromkeys(instructions)}
 

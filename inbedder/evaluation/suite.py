@@ -26,8 +26,8 @@ def parse_tasks(value: str, allowed: Sequence[str] = TASKS) -> list[str]:
     chosen = [name.strip() for name in value.split(",") if name.strip()]
     unknown = [name for name in chosen if name not in allowed]
     if unknown or not chosen:
-        raise InBedderError(f"--tasks {value!r}: unknown test(s) {', '.join(unknown) or '(none given)'}; "
-                            f"choose 'all' or a comma list of: {', '.join(allowed)}")
+        raise InBedderError(f"tasks={value!r}: unknown test(s) {', '.join(unknown) or '(none given)'}; "
+                            f"choose 'all' or a comma list of: {', '.join(allowed)}", parameter="tasks")
     return [name for name in allowed if name in chosen]
 
 
@@ -76,9 +76,9 @@ def evaluate_subject(subject: Subject, suite: Suite, bar: tqdm | None = None) ->
         elif name == "sts":
             row["sts"] = evaluate_sts(subject, suite.awareness.sts)
         elif name == "clustering":
-            row["clustering"] = evaluate_multilabel(subject, suite.awareness.clustering, suite.seed)
+            row["clustering"] = evaluate_multilabel(subject, suite.awareness.clustering, seed=suite.seed)
         else:
-            row.setdefault("robustness", {"tasks": {}})["tasks"][task.name] = evaluate_robustness_task(subject, task, suite.seed)
+            row.setdefault("robustness", {"tasks": {}})["tasks"][task.name] = evaluate_robustness_task(subject, task, seed=suite.seed)
         key = f"robustness:{task.name}" if task else name
         row["seconds"][key] = round(time.perf_counter() - started, 2)
         if bar is not None:

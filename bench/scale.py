@@ -1,0 +1,125 @@
+"""Scale-out figures: local engine vs Ray workers, and k-means at 100k / 1M embeddings.
+
+Usage:
+    python bench/scale.py [--texts 2000] [--skip embed,kmeans] [--kmeans-sizes 100000,1000000]
+
+Prints Markdown tables (figures, not a test). The embedding section runs the embedded model over
+``--texts`` benchmark texts (bench/embed_throughput.py's corpus, 50–300 tokens) three ways, each
+from an empty cache: the local engine in one process with both threads, ``embed_dataset`` with
+one Ray worker, and with two (one thread each); it reports texts/s, the speed-ups and peak
+memory of the driver and of the workers. The k-means section fits k=20 on synthetic 576-d
+embeddings (20 Gaussian blobs on the sphere) with faiss, scikit-learn MiniBatchKMeans and
+scikit-learn KMeans, then assigns every row.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from embed_throughput import QUESTION, corpus  # noqa: E402
+
+
+def _peak_mb(who: int = resource.RUSAGE_SELF) -> float:
+    return resource.getrusage(who).ru_maxrss / 1024
+
+
+def section_embed(n: int) -> None:
+    import ray
+
+    from inbedder import InBedder
+    from inbedder.distributed import embed_dataset
+
+    local = InBedder(answer_prefix="", cache=False)
+    texts = corpus(n, local.loaded.tokenizer)
+    folder = Path(tempfile.mkdtemp(prefix="inbedder-scale-"))
+    source = folder / "texts.txt"
+    source.write_text("\n".join(" ".join(t.split()) for t in texts) + "\n", encoding="utf-8")
+    start = time.perf_counter()
+    local.encode(texts, QUESTION, batch_size=16)
+    rows = [("local engine, 1 process, 2 threads", time.perf_counter() - start, _peak_mb(), None)]
+    del local
+    for workers in (1, 2):
+        ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR", log_to_driver=False,
+                 _node_ip_address="127.0.0.1")
+        start = time.perf_counter()
+        embed_dataset(source, [QUESTION], output_dir=folder / f"ray-{workers}", workers=workers, shard_rows=64,
+                      model_options={"answer_prefix": ""})
+        seconds = time.perf_counter() - start
+        ray.shutdown()
+        rows.append((f"--engine ray --workers {workers}", seconds, _peak_mb(), None))
+    print(f"\n{n} texts, 1st-gen, embedded model\n")
+    print("| engine | seconds | texts/s | speed-up vs 1 worker | driver peak MB |")
+    print("|---|--:|--:|--:|--:|")
+    one_worker = rows[1][1]
+    for name, seconds, peak, _ in rows:
+        print(f"| {name} | {seconds:.0f} | {n / seconds:.2f} | {one_worker / seconds:.2f}× | {peak:.0f} |")
+
+
+def blobs(n: int, dim: int = 576, k: int = 20, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` unit vectors around ``k`` random centres, and which centre each came from."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(k, dim)).astype(np.float32)
+    labels = rng.integers(0, k, n)
+    points = centres[labels] + 0.6 * rng.normal(size=(n, dim)).astype(np.float32)
+    return points / np.linalg.norm(points, axis=1, keepdims=True), labels
+
+
+def section_kmeans(sizes: list[int], k: int = 20) -> None:
+    from sklearn.metrics import adjusted_rand_score
+
+    from inbedder.distributed.clustering import assign, fit_centroids
+
+    print(f"\nk-means, k={k}, 576-d unit vectors (fit on all rows, then assign every row)\n")
+    print("| rows | library | fit s | assign s | ARI vs truth |")
+    print("|--:|---|--:|--:|--:|")
+    for n in sizes:
+        data, truth = blobs(n, k=k)
+        texts = [f"{i:09d}" for i in range(n)]  # already in canonical order
+        for library in ("faiss", "minibatch", "kmeans"):
+            if library == "faiss" and importlib.util.find_spec("faiss") is None:
+                continue
+            if library == "kmeans" and n > 200_000:
+                print(f"| {n:,} | kmeans | – | – | not run (minutes per fit at this size) |")
+                continue
+            start = time.perf_counter()
+            centroids = _faiss(data, k) if library == "faiss" else fit_centroids(data, texts, k, seed=0, library=library)
+            fit = time.perf_counter() - start
+            start = time.perf_counter()
+            labels = np.concatenate([assign(data[i : i + 100_000], centroids)[0] for i in range(0, n, 100_000)])
+            assigned = time.perf_counter() - start
+            print(f"| {n:,} | {library} | {fit:.1f} | {assigned:.1f} | {adjusted_rand_score(truth, labels):.3f} |")
+
+
+def _faiss(data: np.ndarray, k: int) -> np.ndarray:
+    """faiss' k-means, measured against scikit-learn's (the library keeps MiniBatchKMeans)."""
+    import faiss
+
+    kmeans = faiss.Kmeans(data.shape[1], k, niter=25, nredo=3, seed=0, verbose=False)
+    kmeans.train(np.ascontiguousarray(data, dtype=np.float32))
+    return kmeans.centroids
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--texts", type=int, default=2000)
+    parser.add_argument("--kmeans-sizes", default="100000,1000000")
+    parser.add_argument("--skip", default="", help="comma list: embed,kmeans")
+    args = parser.parse_args()
+    skip = set(filter(None, args.skip.split(",")))
+    if "kmeans" not in skip:
+        section_kmeans([int(size) for size in args.kmeans_sizes.split(",")])
+    if "embed" not in skip:
+        section_embed(args.texts)
+
+
+if __name__ == "__main__":
+    main()

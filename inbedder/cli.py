@@ -92,6 +92,8 @@ FLAGS: dict[str, str | None] = {
     "merge=True": "--merge",
     "sources": "--data",
     "extra": None,
+    # --engine ray (inbedder.distributed)
+    **_flags("address", "workers", "gpus_per_worker", "shard_rows", "sample_size"),
 }
 """Python parameter -> the flag that sets it: the one place the CLI renames a library error's words.
 
@@ -118,6 +120,16 @@ def build_parser() -> argparse.ArgumentParser:
     cluster.add_argument("--embeddings", help="also save the embeddings: .npy or .safetensors")
     cluster.add_argument("--top-n", type=int, default=8, help="keywords per cluster (default %(default)s)")
     add_model_arguments(cluster)
+    scale = cluster.add_argument_group("scale-out (pip install -e '.[distributed]')")
+    scale.add_argument("--engine", choices=("local", "ray"), default="local",
+                       help="local: this process (default); ray: Ray Data workers, resumable Parquet shards in --output-dir")
+    scale.add_argument("--address", help="Ray cluster to join: auto, host:port or ray://host:port (default: start one here)")
+    scale.add_argument("--workers", type=int, default=1, help="Ray actors, each loads the model once (default %(default)s)")
+    scale.add_argument("--gpus-per-worker", type=float, default=0, help="GPUs per Ray actor (default %(default)s)")
+    scale.add_argument("--output-dir", help="--engine ray: folder for shards, clusters and summaries; a rerun resumes it")
+    scale.add_argument("--shard-rows", type=int, default=256, help="texts per shard (default %(default)s)")
+    scale.add_argument("--sample-size", type=int, default=100_000,
+                       help="texts k-means is fitted on; every text is then assigned (default %(default)s)")
 
     embed = commands.add_parser(
         "embed", help="write instruction-following embeddings of texts",
@@ -181,6 +193,11 @@ def run_cluster(args: argparse.Namespace) -> None:
     questions = _questions(args.instruction)
     plans = [_cluster_outputs(args, number if len(questions) > 1 else None) for number in range(1, len(questions) + 1)]
     check_outputs([output for plan in plans for output in plan.values()], [args.input])
+    if args.engine == "ray":
+        from inbedder.distributed.command import run_on_ray
+
+        run_on_ray(args, questions, run.model)
+        return
     corpus = _read(run.source, quiet=run.quiet)
     check_k(run.cluster.n_clusters, corpus.texts)
     model = run.model.build()

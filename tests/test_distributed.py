@@ -134,3 +134,28 @@ def test_a_killed_job_resumes_without_recomputing_written_shards(tmp_path):
     a, b = resumed.read(), whole.read()
     assert a["id"].tolist() == b["id"].tolist() and a["answer"].tolist() == b["answer"].tolist()
     np.testing.assert_allclose(np.stack(a["embedding"]), np.stack(b["embedding"]), atol=1e-4)
+
+
+def test_the_cli_runs_on_ray_and_resumes(tiny_models, tmp_path, capsys):
+    """``inbedder cluster --engine ray`` end to end (Ray started and stopped by the command itself)."""
+    import json
+
+    from inbedder.cli import main
+
+    source = tmp_path / "reviews.csv"
+    pd.DataFrame({"text": TEXTS}).to_csv(source, index=False)
+    args = ["cluster", str(source), "-i", QUESTIONS[0], "--k", "3", "--engine", "ray", "--workers", "2",
+            "--shard-rows", "16", "--output-dir", str(tmp_path / "out"), "--model", tiny_models["llama"],
+            "--template", "inbedder", "--max-new-tokens", "3"]
+    assert main(args) == 0
+    out = capsys.readouterr()
+    assert "3 computed now, 0 already done" in out.err and "cluster    size  keywords" in out.out
+    summary = json.loads((tmp_path / "out" / "q1.summary.json").read_text())
+    assert sum(summary["sizes"].values()) == len(TEXTS) and summary["fit"] == "kmeans"
+    assert main(args) == 0
+    assert "0 computed now, 3 already done" in capsys.readouterr().err
+    assert main([*args[:-2], "--max-new-tokens", "4"]) == 2  # other parameters: refused, one line
+    err = capsys.readouterr().err.strip()
+    assert "other parameters" in err and len(err.splitlines()) == 1
+    assert main([*args[:6], "--engine", "ray"]) == 2  # no --output-dir
+    assert "--output-dir" in capsys.readouterr().err

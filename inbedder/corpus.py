@@ -24,7 +24,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from inbedder.compat import keyword_only_after
 from inbedder.delimited import is_number
 from inbedder.errors import InBedderError
 from inbedder.reading import INPUT_SUFFIXES, check_input_file, checked_suffix, decode, is_missing, read_frame, split_lines
@@ -52,7 +51,6 @@ class Corpus:
     notes: list[str] = field(default_factory=list)
 
 
-@keyword_only_after(2)  # transitional: callers that still pass id_column, … by position get a warning
 def read_corpus(
     path: str | Path,
     text_column: str | None = None,

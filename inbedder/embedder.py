@@ -22,7 +22,7 @@ from inbedder.encoders.sentence import SentenceEncoder
 from inbedder.engine import Encoded, Progress
 from inbedder.errors import InBedderError
 from inbedder.methods import METHODS, SPECS, MethodSpec, methods_for
-from inbedder.models import CAUSAL, LoadedModel, adapter_metadata, cache_dir, load_generator, resolve_adapter
+from inbedder.models import CAUSAL, MASKED, LoadedModel, adapter_metadata, cache_dir, load_generator, resolve_adapter
 from inbedder.prompts import BRIEF_CHAT_TEMPLATE, INBEDDER_TEMPLATE, PromptBuilder, looks_like_template
 from inbedder.validation import MAX_SEED, check_instruction
 
@@ -185,6 +185,8 @@ class InBedder:
         if spec.sampled:
             # "sampler": draws are seeded per (text, question, sample), so they do not depend on the batch
             settings.update(samples=self.samples, temperature=self.temperature, seed=self.seed, sampler="per-row")
+            if self.family == MASKED and self.samples > 1:
+                settings["pooled_width"] = "fixed"  # rows cached before the width fix were 384 / samples wide
         return settings
 
     # ----------------------------------------------------------------- public API

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
 
-from inbedder.compat import keyword_only_after
 from inbedder.devices import default_device, resolve_device
 from inbedder.embedded import (
     DEFAULT_GENERATOR, DEFAULT_SENTENCE_ENCODER, cache_dir, embedded_generator_dir, quiet_transformers,
@@ -140,7 +139,6 @@ def _loader(family: str):
     return {CAUSAL: AutoModelForCausalLM, MASKED: AutoModelForMaskedLM, SEQ2SEQ: AutoModelForSeq2SeqLM}[family]
 
 
-@keyword_only_after(2)  # transitional: callers that still pass device by position get a warning
 def load_generator(
     model: str | None = None,
     adapter: str | None = None,

@@ -214,8 +214,12 @@ def test_cache_keys_are_todays(tiny_models, name):
     for prefix in ("", "The answer is"):
         for method in model.methods:
             settings = model.settings(method, QUESTIONS[0], answer_prefix=prefix)
-            assert settings == _expected(method, INBEDDER, prefix), (method, prefix)
-            if (name, method, prefix) in OLD_DIGESTS:
+            expected = _expected(method, INBEDDER, prefix)
+            if name == "roberta" and method == "re-enc":
+                # deliberately new: masked re-enc rows cached before the width fix were 384 / samples wide
+                expected["pooled_width"] = "fixed"
+            assert settings == expected, (method, prefix)
+            if (name, method, prefix) in OLD_DIGESTS and "pooled_width" not in expected:
                 assert settings_key(settings) == OLD_DIGESTS[name, method, prefix]
     assert planner.probe_key(model, ["a", "b"], QUESTIONS[0]) == OLD_PROBE_KEYS["inbedder"]
 

@@ -747,11 +747,9 @@ def test_a_txt_file_names_only_the_column_options_given(tmp_path: Path) -> None:
     assert "drop --text-column and --label-column" in caught.value.renamed(FLAGS)
 
 
-def test_options_past_the_text_column_are_keyword_only_with_a_warning_for_old_callers(tmp_path: Path) -> None:
+def test_options_past_the_text_column_are_keyword_only(tmp_path: Path) -> None:
     path = tmp_path / "d.csv"
     path.write_text("key,text,tag\nk1,a,x\nk2,b,y\n")
-    with pytest.warns(DeprecationWarning, match="pass id_column, label_column to read_corpus"):
-        corpus = read_corpus(path, "text", "key", "tag")
-    assert corpus == read_corpus(path, "text", id_column="key", label_column="tag")
-    with pytest.raises(TypeError, match="multiple values"):
-        read_corpus(path, "text", "key", id_column="key")
+    with pytest.raises(TypeError):
+        read_corpus(path, "text", "key", "tag")
+    assert read_corpus(path, "text", id_column="key", label_column="tag").ids == ["k1", "k2"]

@@ -164,7 +164,7 @@ def _answer_prefixes(shards: list[Shard], questions: list[str], options: dict[st
 
     probe = InBedder(**options, cache=False)
     texts = list(dict.fromkeys(text for shard in shards for text in shard.texts))
-    return {question: probe.resolve_answer_prefix(texts, question) for question in questions}
+    return probe.resolve_answer_prefixes(texts, questions)  # one probe pass shared by the questions
 
 
 def _connect(ray, address: str | None) -> bool:

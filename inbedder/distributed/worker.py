@@ -32,12 +32,14 @@ class ShardEmbedder:
         self._models: dict[str, Any] = {}
 
     def _model(self, prefix: str):
-        """One embedder per distinct answer prefix (usually one: the adapter's or the user's)."""
-        if prefix not in self._models:
+        """The embedder with this answer prefix: one model per actor, a view of it per prefix."""
+        if not self._models:
             from inbedder.embedder import InBedder
 
             options = {key: value for key, value in self.model_options.items() if key != "answer_prefix"}
             self._models[prefix] = InBedder(**options, answer_prefix=prefix, cache=False)
+        if prefix not in self._models:
+            self._models[prefix] = next(iter(self._models.values())).with_answer_prefix(prefix)
         return self._models[prefix]
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, list]:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Protocol, Sequence
 
 import numpy as np
 
+from inbedder.methods import EMBEDDED_SENTENCE_ENCODER
 from inbedder.vectors import unit_rows
 
 if TYPE_CHECKING:
@@ -59,7 +60,7 @@ class MethodSubject:
             "name": self.name, "kind": self.kind, "method": self.method, "model": model.loaded.name,
             "adapter": model.loaded.adapter, "fingerprint": model.loaded.fingerprint, "template": model.template,
             "answer_prefix": model.answer_prefix, "max_new_tokens": model.max_new_tokens, "layer": model.layer,
-            "sentence_encoder": (model.sentence_encoder_name or "embedded:all-MiniLM-L6-v2")
+            "sentence_encoder": (model.sentence_encoder_name or EMBEDDED_SENTENCE_ENCODER)
             if self.method in ("prompt", "re-enc") else None,
         }
 
@@ -86,7 +87,7 @@ class NoInstruction:
 
     def describe(self) -> dict:
         return {"name": self.name, "kind": self.kind, "method": None,
-                "sentence_encoder": self.sentence_encoder or "embedded:all-MiniLM-L6-v2"}
+                "sentence_encoder": self.sentence_encoder or EMBEDDED_SENTENCE_ENCODER}
 
     def _load(self):
         if self._encoder is None:

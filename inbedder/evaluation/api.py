@@ -19,6 +19,7 @@ from inbedder.evaluation.suite import AWARENESS_TASKS, TASKS, Suite, run_suite
 def build_suite(
     tasks: Sequence[str] = TASKS,
     data: str = "shipped",
+    *,
     spec: str | None = None,
     limit: int | None = None,
     robustness_limit: int | None = None,
@@ -47,6 +48,7 @@ def build_suite(
 def build_subjects(
     models: Sequence,
     methods: Sequence[str],
+    *,
     references: bool = True,
     batch_size: int = 16,
     show_progress_bar: bool = False,
@@ -81,6 +83,7 @@ def build_subjects(
 def compare(
     model=None,
     methods: Sequence[str] = ("prompt", "1st-gen", "avg-gen", "re-enc"),
+    *,
     tasks: Sequence[str] = TASKS,
     data: str = "shipped",
     spec: str | None = None,
@@ -95,5 +98,6 @@ def compare(
     from inbedder.embedder import InBedder
 
     models = model if isinstance(model, (list, tuple)) else [model or InBedder()]
-    suite = build_suite(tasks, data, spec, limit, robustness_limit, seed)
-    return run_suite(build_subjects(models, methods, references, batch_size), suite, show_progress_bar)
+    suite = build_suite(tasks, data, spec=spec, limit=limit, robustness_limit=robustness_limit, seed=seed)
+    subjects = build_subjects(models, methods, references=references, batch_size=batch_size)
+    return run_suite(subjects, suite, show_progress_bar=show_progress_bar)

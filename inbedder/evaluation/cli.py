@@ -149,12 +149,13 @@ def _run(args: argparse.Namespace, tasks: list[str], methods: list[str] | None) 
     started = time.time()
     output_dir = _output_dir(args)
     suite = build_suite(
-        tasks, getattr(args, "data", "shipped"), getattr(args, "spec", None), args.limit,
-        getattr(args, "robustness_limit", None), options.seed,
+        tasks, getattr(args, "data", "shipped"), spec=getattr(args, "spec", None), limit=args.limit,
+        robustness_limit=getattr(args, "robustness_limit", None), seed=options.seed,
     )
     models = [replace(options, model=name).build() for name in _model_names(args)]
     methods = methods or [models[0].method]
-    subjects = build_subjects(models, methods, not args.no_references, options.batch_size, show_progress_bar=not args.quiet)
+    subjects = build_subjects(models, methods, references=not args.no_references, batch_size=options.batch_size,
+                              show_progress_bar=not args.quiet)
 
     def record(rows: list[dict], complete: bool) -> dict:
         return {
@@ -172,7 +173,7 @@ def _run(args: argparse.Namespace, tasks: list[str], methods: list[str] | None) 
             "environment": _environment(),
         }
 
-    rows = run_suite(subjects, suite, not args.quiet, on_row=lambda so_far: write_run(record(so_far, False), output_dir))
+    rows = run_suite(subjects, suite, show_progress_bar=not args.quiet, on_row=lambda so_far: write_run(record(so_far, False), output_dir))
     final = record(rows, True)
     json_path, md_path = write_run(final, output_dir)
     if not args.quiet:

@@ -93,7 +93,7 @@ def evaluate_subject(subject: Subject, suite: Suite, bar: tqdm | None = None) ->
 
 
 def run_suite(
-    subjects: Sequence[Subject], suite: Suite, show_progress_bar: bool = True,
+    subjects: Sequence[Subject], suite: Suite, *, show_progress_bar: bool = True,
     on_row: Callable[[list[dict]], None] | None = None,
 ) -> list[dict]:
     """One row per subject, in the given order; ``on_row(rows_so_far)`` after each (to save partial runs)."""

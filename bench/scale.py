@@ -32,14 +32,14 @@ def _peak_mb(who: int = resource.RUSAGE_SELF) -> float:
     return resource.getrusage(who).ru_maxrss / 1024
 
 
-def section_embed(n: int) -> None:
+def section_embed(n: int, tokens: tuple[int, int] = (50, 300)) -> None:
     import ray
 
     from inbedder import InBedder
     from inbedder.distributed import embed_dataset
 
     local = InBedder(answer_prefix="", cache=False)
-    texts = corpus(n, local.loaded.tokenizer)
+    texts = corpus(n, local.loaded.tokenizer, *tokens)
     folder = Path(tempfile.mkdtemp(prefix="inbedder-scale-"))
     source = folder / "texts.txt"
     source.write_text("\n".join(" ".join(t.split()) for t in texts) + "\n", encoding="utf-8")
@@ -56,7 +56,7 @@ def section_embed(n: int) -> None:
         seconds = time.perf_counter() - start
         ray.shutdown()
         rows.append((f"--engine ray --workers {workers}", seconds, _peak_mb(), None))
-    print(f"\n{n} texts, 1st-gen, embedded model\n")
+    print(f"\n{n} texts of {tokens[0]}-{tokens[1]} tokens, 1st-gen, embedded model\n")
     print("| engine | seconds | texts/s | speed-up vs 1 worker | driver peak MB |")
     print("|---|--:|--:|--:|--:|")
     one_worker = rows[1][1]
@@ -111,6 +111,7 @@ def _faiss(data: np.ndarray, k: int) -> np.ndarray:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--texts", type=int, default=2000)
+    parser.add_argument("--tokens", default="50,300", help="token range of the texts (default %(default)s)")
     parser.add_argument("--kmeans-sizes", default="100000,1000000")
     parser.add_argument("--skip", default="", help="comma list: embed,kmeans")
     args = parser.parse_args()
@@ -118,7 +119,7 @@ def main() -> None:
     if "kmeans" not in skip:
         section_kmeans([int(size) for size in args.kmeans_sizes.split(",")])
     if "embed" not in skip:
-        section_embed(args.texts)
+        section_embed(args.texts, tuple(int(part) for part in args.tokens.split(",")))
 
 
 if __name__ == "__main__":

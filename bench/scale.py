@@ -51,17 +51,18 @@ def section_embed(n: int, tokens: tuple[int, int] = (50, 300)) -> None:
         ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR", log_to_driver=False,
                  _node_ip_address="127.0.0.1")
         start = time.perf_counter()
-        embed_dataset(source, [QUESTION], output_dir=folder / f"ray-{workers}", workers=workers, shard_rows=64,
-                      model_options={"answer_prefix": ""})
+        run = embed_dataset(source, [QUESTION], output_dir=folder / f"ray-{workers}", workers=workers, shard_rows=64,
+                            model_options={"answer_prefix": ""})
         seconds = time.perf_counter() - start
         ray.shutdown()
-        rows.append((f"--engine ray --workers {workers}", seconds, _peak_mb(), None))
+        rows.append((f"--engine ray --workers {workers}", seconds, _peak_mb(), run.worker_peak_mb))
     print(f"\n{n} texts of {tokens[0]}-{tokens[1]} tokens, 1st-gen, embedded model\n")
-    print("| engine | seconds | texts/s | speed-up vs 1 worker | driver peak MB |")
-    print("|---|--:|--:|--:|--:|")
+    print("| engine | seconds | texts/s | speed-up vs 1 worker | driver peak MB | worker peak MB |")
+    print("|---|--:|--:|--:|--:|--:|")
     one_worker = rows[1][1]
-    for name, seconds, peak, _ in rows:
-        print(f"| {name} | {seconds:.0f} | {n / seconds:.2f} | {one_worker / seconds:.2f}× | {peak:.0f} |")
+    for name, seconds, peak, worker in rows:
+        shown = "–" if worker is None else f"{worker:.0f}"
+        print(f"| {name} | {seconds:.0f} | {n / seconds:.2f} | {one_worker / seconds:.2f}× | {peak:.0f} | {shown} |")
 
 
 def blobs(n: int, dim: int = 576, k: int = 20, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

@@ -35,6 +35,7 @@ def test_ray_equals_the_local_engine(tiny_models, tmp_path, local_ray):
     pd.DataFrame({"id": [f"r{i}" for i in range(len(TEXTS))], "text": TEXTS}).to_csv(source, index=False)
     run = embed_dataset(source, QUESTIONS, output_dir=tmp_path / "out", workers=2, shard_rows=16, **_options(tiny_models))
     assert run.shards == ["reviews-00000", "reviews-00001", "reviews-00002"] and len(run.computed) == 3
+    assert run.worker_peak_mb > 100  # an actor holding torch and a model
     rows = run.read()
     local = InBedder(tiny_models["llama"], template="inbedder", max_new_tokens=3, cache=False)
     expected = local.encode_questions(TEXTS, QUESTIONS)

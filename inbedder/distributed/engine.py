@@ -43,6 +43,7 @@ class EmbeddingRun:
     skipped: list[str] = field(default_factory=list)
     texts: int = 0
     seconds: float = 0.0
+    worker_peak_mb: float | None = None  # the largest peak resident memory any actor reported
 
     def read(self, *, columns: Sequence[str] | None = None):
         """All rows of all shards in input order, as a pandas DataFrame (for small runs and tests)."""
@@ -213,6 +214,8 @@ def _run_shards(ray, pending: list[Shard], run: EmbeddingRun, record: dict, *, p
     )
     for row in results.iter_rows():
         run.computed.append(row["shard"])
+        run.worker_peak_mb = max(run.worker_peak_mb or 0.0, float(row["peak_mb"]))
         record["shards_done"].append(row["shard"])
         record["computed_this_run"] = len(run.computed)
+        record["worker_peak_mb"] = round(run.worker_peak_mb, 1)
         save_run(run.output_dir, record)

@@ -9,6 +9,7 @@ shard is embedded exactly as one local call over the whole corpus would embed it
 from __future__ import annotations
 
 import os
+import resource
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +50,8 @@ class ShardEmbedder:
             _write_shard(shard_path(self.output_dir, str(name)), rows)
             names.append(str(name))
             counts.append(len(texts))
-        return {"shard": names, "texts": counts}
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # MB: this actor's peak so far
+        return {"shard": names, "texts": counts, "peak_mb": [peak] * len(names)}
 
     def _embed(self, ids: list[str], texts: list[str]) -> dict[str, list]:
         rows: dict[str, list] = {"id": [], "text": [], "question": [], "embedding": [], "answer": []}

@@ -44,8 +44,10 @@ def _read_question(output_dir: Path, name: str, question: str, columns: list[str
     return table.filter(pc.equal(table["question"], question))
 
 
-def sample_embeddings(output_dir: Path, shards: list[str], question: str, *, size: int, seed: int) -> tuple[np.ndarray, list[str]]:
-    """A seeded sample of ``size`` (embedding, text) rows across the shards, read shard by shard."""
+def sample_embeddings(
+    output_dir: Path, shards: list[str], question: str, *, size: int, seed: int
+) -> tuple[np.ndarray, list[str], int]:
+    """A seeded sample of ``size`` (embedding, text) rows across the shards, and the number of rows."""
     counts = [_read_question(output_dir, name, question, ["id"]).num_rows for name in shards]
     total = sum(counts)
     chosen = np.sort(np.random.default_rng(seed).choice(total, size=min(size, total), replace=False))
@@ -57,7 +59,7 @@ def sample_embeddings(output_dir: Path, shards: list[str], question: str, *, siz
             part = _read_question(output_dir, name, question, ["embedding", "text"]).take(local)
             vectors.append(np.stack(part["embedding"].to_numpy(zero_copy_only=False)).astype(np.float32))
             texts += part["text"].to_pylist()
-    return np.concatenate(vectors), texts
+    return np.concatenate(vectors), texts, total
 
 
 def fit_centroids(vectors: np.ndarray, texts: list[str], k: int, *, seed: int, library: str = "minibatch") -> np.ndarray:
@@ -151,8 +153,7 @@ def cluster_run(
     import pyarrow.parquet as pq
 
     output_dir = Path(output_dir)
-    vectors, texts = sample_embeddings(output_dir, shards, question, size=sample_size, seed=seed)
-    total = sum(_read_question(output_dir, name, question, ["id"]).num_rows for name in shards)
+    vectors, texts, total = sample_embeddings(output_dir, shards, question, size=sample_size, seed=seed)
     if library == "auto":
         library = "kmeans" if len(texts) == total <= EXACT_LIMIT else "minibatch"
     centroids = fit_centroids(vectors, texts, n_clusters, seed=seed, library=library)

@@ -29,7 +29,8 @@ def representative_indices(
 ) -> dict[int, list[int]]:
     """Indices of the ``n`` members of each cluster closest (cosine) to its centroid, nearest first.
 
-    ``centroids[k]`` is the centroid of cluster ``k`` (as in k-means ``cluster_centers_``).
+    ``centroids[k]`` is the centroid of cluster ``k`` (as in k-means ``cluster_centers_``);
+    label ``-1`` marks outliers, listed from the best fitting.
     """
     embeddings = np.asarray(embeddings, dtype=float)
     centroids = np.asarray(centroids, dtype=float)
@@ -39,15 +40,17 @@ def representative_indices(
             "with the same number of columns"
         )
     cluster_of = as_cluster_labels(labels, len(embeddings))
-    if len(cluster_of) and (cluster_of.min() < 0 or cluster_of.max() >= len(centroids)):
+    if len(cluster_of) and (cluster_of.min() < -1 or cluster_of.max() >= len(centroids)):
         raise InBedderError(
-            f"cluster labels must lie in 0..{len(centroids) - 1} (one per centroid row)"
+            f"cluster labels must lie in 0..{len(centroids) - 1} (one per centroid row), or -1 for outliers"
         )
     similarity = unit_rows(embeddings) @ unit_rows(centroids).T
     result: dict[int, list[int]] = {}
     for cluster in sorted(int(c) for c in np.unique(cluster_of)):
         members = np.flatnonzero(cluster_of == cluster)
-        order = np.argsort(-similarity[members, cluster], kind="stable")
+        # outliers (-1) have no centroid: the ones nearest to any centroid come first
+        fit = similarity[members].max(axis=1) if cluster < 0 else similarity[members, cluster]
+        order = np.argsort(-fit, kind="stable")
         result[cluster] = [int(i) for i in members[order[:n]]]
     return result
 

@@ -21,6 +21,7 @@ from inbedder.errors import InBedderError, rename
 from inbedder.options import (
     ClusterOptions, InputOptions, ModelOptions, add_input_arguments, add_model_arguments, parse_k,
 )
+from inbedder.analyst import add_analyst_arguments, check_analyst_outputs, finish_clustering, within_corpus
 
 if TYPE_CHECKING:
     from inbedder.io import Corpus
@@ -31,6 +32,7 @@ SUBCOMMAND_MODULES = (
     "inbedder.evaluation.cli",
     "inbedder.finetune.cli",
     "inbedder.app.cli",
+    "inbedder.assigning",
 )
 
 EPILOG_CLUSTER = """examples:
@@ -39,10 +41,17 @@ EPILOG_CLUSTER = """examples:
   inbedder cluster tickets.jsonl --instruction "What does the customer need?" --k 8 \\
       --label-column intent --output out/tickets.csv --embeddings out/tickets.npy
 
-  inbedder cluster reviews.csv --text-column review --k 4 \
+  inbedder cluster reviews.csv --text-column review --k 4 \\
       --instruction "What is the review about?" --instruction "Is the customer happy?" -o out/r.csv
 
-Writes per-text rows (id or row, text, cluster, answer) to --output and the run's parameters,
+the analyst's loop (save, sort new texts in, drill down):
+  inbedder cluster reviews.csv -i "What aspect is discussed?" --k 4 --outliers auto \\
+      --save-clustering runs/aspect -o out/aspect.csv
+  inbedder assign new_reviews.csv --clustering runs/aspect -o out/new.csv
+  inbedder cluster reviews.csv --within runs/aspect:2 -i "What went wrong with the service?" --k auto
+  inbedder cluster reviews.csv -i "What aspect is discussed?" --seed-answers "food,service,price,ambience"
+
+Writes per-text rows (id or row, text, cluster, answer, cluster_name, similarity) to --output and the run's parameters,
 cluster keywords and scores beside it (<output>.run.json). Outputs are written under temporary
 names and moved into place together once all are complete; no output may be an input file.
 Embeddings and answers are cached, so re-running with another --k is instant and an
@@ -94,6 +103,8 @@ FLAGS: dict[str, str | None] = {
     "extra": None,
     # --engine ray (inbedder.distributed)
     **_flags("address", "workers", "gpus_per_worker", "shard_rows", "sample_size"),
+    # the analyst's loop: outliers, seeds, names, saved clusterings
+    **_flags("min_similarity", "seed_answers", "name_clusters", "save_clustering", "within"),
 }
 """Python parameter -> the flag that sets it: the one place the CLI renames a library error's words.
 
@@ -113,12 +124,14 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG_CLUSTER, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_input_arguments(cluster, several=True)
-    cluster.add_argument("--k", type=parse_k, default=6,
-                         help="number of clusters, or auto to choose it by silhouette (default %(default)s)")
+    cluster.add_argument("--k", type=parse_k, default=None,
+                         help="number of clusters, or auto to choose it by silhouette (default 6, or the number of "
+                              "--seed-answers)")
     cluster.add_argument("--label-column", help="gold labels: report V-measure and order clusters by purity")
     cluster.add_argument("--output", "-o", help="per-text results: .csv .tsv .jsonl or .parquet")
     cluster.add_argument("--embeddings", help="also save the embeddings: .npy or .safetensors")
     cluster.add_argument("--top-n", type=int, default=8, help="keywords per cluster (default %(default)s)")
+    add_analyst_arguments(cluster)
     add_model_arguments(cluster)
     scale = cluster.add_argument_group("scale-out (pip install -e '.[distributed]')")
     scale.add_argument("--engine", choices=("local", "ray"), default="local",
@@ -189,22 +202,26 @@ def run_cluster(args: argparse.Namespace) -> None:
 
     started = time.time()
     run = _ClusterRun(args, InputOptions.from_args(args), ModelOptions.from_args(args), ClusterOptions.from_args(args))
+    args.k = run.cluster.n_clusters  # the k used (default 6, or the number of seeds), as the run record shows it
     check_options(run.cluster, run.model)
     questions = _questions(args.instruction)
     plans = [_cluster_outputs(args, number if len(questions) > 1 else None) for number in range(1, len(questions) + 1)]
     check_outputs([output for plan in plans for output in plan.values()], [args.input])
+    check_analyst_outputs(args, len(questions))
     if args.engine == "ray":
         from inbedder.distributed.command import run_on_ray
 
         run_on_ray(args, questions, run.model)
         return
     corpus = _read(run.source, quiet=run.quiet)
+    corpus, parent = within_corpus(args, corpus, batch_size=run.model.batch_size)
     check_k(run.cluster.n_clusters, corpus.texts)
     model = run.model.build()
     if len(questions) > 1:  # one input pass for all questions; each clustering below then reads the cache
         model.encode_questions(corpus.texts, questions, batch_size=run.model.batch_size, show_progress_bar=not run.quiet)
-    for question, plan in zip(questions, plans):
-        _cluster_one(run, model, corpus, question, plan, started)
+    for number, (question, plan) in enumerate(zip(questions, plans), 1):
+        _cluster_one(run, model, corpus, question, plan, started, parent=parent,
+                     number=number if len(questions) > 1 else None)
         started = time.time()
 
 
@@ -229,7 +246,8 @@ def _numbered(path: str, number: int | None) -> str:
     return str(named.with_name(f"{named.stem}-q{number}{named.suffix}"))
 
 
-def _cluster_one(run: _ClusterRun, model, corpus, question: str, plan: dict, started: float) -> None:
+def _cluster_one(run: _ClusterRun, model, corpus, question: str, plan: dict, started: float, *,
+                 parent: dict | None, number: int | None) -> None:
     """Cluster, report and write the outputs of one question; the files land together or not at all."""
     from inbedder.io import write_embeddings, write_json, write_table
     from inbedder.outputs import staged_files
@@ -237,7 +255,8 @@ def _cluster_one(run: _ClusterRun, model, corpus, question: str, plan: dict, sta
 
     clusterer = run.cluster.build(model, question, batch_size=run.model.batch_size, show_progress_bar=not run.quiet)
     clusterer.fit(corpus.texts, corpus.labels)
-    info = clusterer.cluster_info(top_n_keywords=run.cluster.top_n)
+    clusterer.parent_ = parent
+    info = finish_clustering(run.args, clusterer, top_n=run.cluster.top_n)
     chosen = _chosen_k(run.cluster, clusterer)
     if not run.quiet:
         if chosen:
@@ -253,8 +272,11 @@ def _cluster_one(run: _ClusterRun, model, corpus, question: str, plan: dict, sta
                 options["k_chosen"] = int(clusterer.n_clusters_)
             record = run_record(options, model, clusterer, info, corpus, time.time() - started)
             write_json(record, staged.path(plan["sidecar"].path))
-    if not run.quiet and plan:
-        print("wrote " + ", ".join(str(output.path) for output in plan.values()))
+    written = [str(output.path) for output in plan.values()]
+    if run.args.save_clustering:
+        written.append(str(clusterer.save(_numbered(run.args.save_clustering, number))))
+    if not run.quiet and written:
+        print("wrote " + ", ".join(written))
 
 
 def _chosen_k(options: ClusterOptions, clusterer) -> str | None:

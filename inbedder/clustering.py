@@ -3,19 +3,24 @@
 Texts are embedded by the answer to one instruction, the vectors are L2-normalised once
 (:func:`inbedder.vectors.unit_rows`, float64) and clustered in a canonical row order, so the
 same corpus gives the same clusters, numbered the same, whoever asks and however the rows are
-ordered. ``n_clusters="auto"`` picks k by silhouette (k = 2..10). Only numpy is imported at
-load time; scikit-learn and the explanations load on first use.
+ordered. ``n_clusters="auto"`` picks k by silhouette (k = 2..10). Texts that fit their
+cluster poorly can be labelled ``-1`` (:mod:`inbedder.outliers`), k-means can start from seed
+answers (:mod:`inbedder.seeding`), and a fitted clustering is saved and loaded without pickle
+(:mod:`inbedder.persistence`). Only numpy is imported at load time; scikit-learn and the
+explanations load on first use.
 """
 
 from __future__ import annotations
 
 import inspect
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Union
 
 import numpy as np
 
 from inbedder.errors import InBedderError, NotFittedError, one_line
+from inbedder.outliers import MinSimilarity, check_min_similarity, mark, nearest_centres, similarity_to, threshold
 from inbedder.vectors import unit_rows
 
 if TYPE_CHECKING:
@@ -94,10 +99,17 @@ class InstructionClusterer:
     copy with its own settings; ``n_clusters`` then only matters as "auto" (k is set through
     the estimator's ``n_clusters`` parameter). Without it, k-means (``n_init``, ``random_state``).
 
-    After ``fit``: ``labels_``, ``cluster_centers_`` (mean unit vector of each cluster),
-    ``embeddings_`` (unit rows), ``answers_``, ``answer_prefix_``, ``n_clusters_`` (the k used),
-    ``silhouette_scores_`` ({k: score} for "auto", else None), ``method_``, ``texts_`` and,
-    with gold labels ``y``, ``v_measure_``.
+    ``min_similarity``: texts whose cosine to their centroid is below it are labelled ``-1``
+    ("other"); ``"auto"`` is the 5th percentile of the fitted texts. ``seed_answers``: k-means
+    starts from the texts whose answers contain each seed word, and k is the number of seeds
+    that matched (``n_clusters`` is then not used).
+
+    After ``fit``: ``labels_`` (``-1`` for outliers), ``similarity_`` (each text's cosine to its
+    centroid), ``outlier_threshold_``, ``cluster_centers_`` (one row per cluster), ``embeddings_``
+    (unit rows), ``answers_``, ``answer_prefix_``, ``n_clusters_`` (the k used),
+    ``silhouette_scores_`` ({k: score} for "auto", else None), ``seed_matches_`` ({seed: texts
+    matched} or None), ``cluster_names_`` ({cluster: name from the answers}), ``method_``,
+    ``texts_`` and, with gold labels ``y``, ``v_measure_``.
     """
 
     def __init__(
@@ -111,6 +123,8 @@ class InstructionClusterer:
         batch_size: int = 16,
         random_state: int = 0,
         n_init: int = 10,
+        min_similarity: MinSimilarity = None,
+        seed_answers: Sequence[str] | None = None,
         show_progress_bar: bool | None = None,
     ):
         self.model = model
@@ -121,6 +135,8 @@ class InstructionClusterer:
         self.batch_size = batch_size
         self.random_state = random_state
         self.n_init = n_init
+        self.min_similarity = min_similarity
+        self.seed_answers = seed_answers
         self.show_progress_bar = show_progress_bar
 
     # ------------------------------------------------------------------ sklearn protocol
@@ -158,22 +174,35 @@ class InstructionClusterer:
         (from the cache, else generated) only when :meth:`cluster_info` first needs them.
         """
         texts = list(texts)
-        check_n_clusters(self.n_clusters if self.clustering is None else AUTO, texts)  # given clusterer: texts only
+        check_n_clusters(AUTO if self.clustering is not None or self.seed_answers else self.n_clusters, texts)
+        check_min_similarity(self.min_similarity)
+        seeds = self._seeds()
         gold = None if y is None else list(y)
         if gold is not None and len(gold) != len(texts):
             raise InBedderError(f"y has {len(gold)} labels for {len(texts)} texts; give one per text", parameter="y")
         self.method_ = self.method or (self.model.method if self.model is not None else None)
-        self.answers_, self.answer_prefix_ = None, None
+        self.answers_, self.answer_prefix_, self.cluster_names_ = None, None, None
+        self.generated_names_, self.name_prompts_ = None, None
         if embeddings is None:
             encoded = self._encode(texts, answers=True)
-            self._keep_answers(encoded)
             vectors = self.embeddings_ = encoded.embeddings  # unit rows already
         else:
             vectors = self._given(embeddings, len(texts))
             self.embeddings_ = unit_rows(vectors)
+            encoded = self._encode(texts, answers=True) if seeds else None  # seeds are matched against answers
         self.texts_ = texts
-        self.labels_, self.cluster_centers_, self.silhouette_scores_ = self._cluster(vectors, texts)
+        if seeds:
+            labels, self.cluster_centers_, self.seed_matches_ = self._seeded(vectors, texts, encoded.answers, seeds)
+            self.silhouette_scores_ = None
+        else:
+            labels, self.cluster_centers_, self.silhouette_scores_ = self._cluster(vectors, texts)
+            self.seed_matches_ = None
         self.n_clusters_ = len(self.cluster_centers_)
+        self.similarity_ = similarity_to(self.embeddings_, self.cluster_centers_, labels)
+        self.outlier_threshold_ = threshold(self.similarity_, self.min_similarity)
+        self.labels_ = mark(labels, self.similarity_, self.outlier_threshold_)
+        if encoded is not None:
+            self._keep_answers(encoded)
         self.true_labels_ = gold
         self.v_measure_ = None
         if gold is not None:
@@ -187,22 +216,41 @@ class InstructionClusterer:
     ) -> np.ndarray:
         return self.fit(texts, y, embeddings=embeddings).labels_
 
-    def predict(self, texts: Sequence[str], *, embeddings: np.ndarray | None = None) -> np.ndarray:
+    def predict(
+        self, texts: Sequence[str], *, embeddings: np.ndarray | None = None, return_similarity: bool = False,
+    ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
         """The fitted cluster nearest each text (new texts join the clusters found by ``fit``).
 
         Nearest centre by Euclidean distance between unit vectors, the distance k-means itself
-        minimises, so with k-means ``predict(fitted texts)`` is ``labels_``.
+        minimises, so with k-means ``predict(fitted texts)`` is ``labels_``; texts below the
+        fit's ``outlier_threshold_`` get ``-1``. ``return_similarity``: also each text's cosine
+        similarity to its nearest centre.
         """
-        self._check_fitted()
+        self._check_centres()
         texts = list(texts)
         if embeddings is None:
             vectors = self._encode(texts, answers=False).embeddings
         else:
             vectors = self._given(embeddings, len(texts))
-        unit = unit_rows(vectors, dtype=np.float64)
-        centres = np.asarray(self.cluster_centers_, dtype=np.float64)
-        distances = (centres**2).sum(axis=1)[None, :] - 2 * unit @ centres.T
-        return distances.argmin(axis=1).astype(int)
+        labels, similarity = nearest_centres(vectors, self.cluster_centers_)
+        labels = mark(labels, similarity, self.outlier_threshold_)
+        return (labels, similarity) if return_similarity else labels
+
+    # ------------------------------------------------------------------ saving
+    def save(self, path: str | Path) -> Path:
+        """Write the fitted clustering to folder ``path`` (centroids in safetensors, the rest in JSON; no pickle)."""
+        from inbedder.persistence import save_clustering
+
+        self._check_centres()
+        return save_clustering(self, path)
+
+    @classmethod
+    def load(cls, path: str | Path, *, model: InBedder | None = None) -> InstructionClusterer:
+        """A saved clustering, ready to ``predict``; refused if ``model`` (default: the saved settings' model
+        built here) would embed differently from the one it was fitted with."""
+        from inbedder.persistence import load_clustering
+
+        return load_clustering(cls, path, model=model)
 
     # ------------------------------------------------------------------ explanations
     def cluster_info(self, *, top_n_keywords: int = 8, n_examples: int = 3) -> pd.DataFrame:
@@ -214,11 +262,41 @@ class InstructionClusterer:
         from inbedder.explain import cluster_table
 
         self._check_fitted()
-        return cluster_table(
+        table = cluster_table(
             self.labels_, self._answers(), self.texts_, self.embeddings_, self.cluster_centers_,
             true_labels=self.true_labels_, top_n_keywords=top_n_keywords, n_examples=n_examples,
             extra_stopwords=self.instruction,
         )
+        names = self.display_names()
+        table.insert(1, "name", [names.get(int(cluster), "") for cluster in table["cluster"]])
+        return table
+
+    def display_names(self) -> dict[int, str]:
+        """{cluster: name}: the generated name where :meth:`name_clusters` made one, else the answer phrase."""
+        if not hasattr(self, "labels_") and hasattr(self, "saved_names_"):
+            return dict(self.saved_names_)  # a loaded clustering: the names it was saved with
+        self._check_fitted()
+        self._answers()  # names come with the answers
+        return {**self.cluster_names_, **(getattr(self, "generated_names_", None) or {})}
+
+    def name_clusters(self, *, top_n_keywords: int = 8) -> dict[int, str]:
+        """Ask the model's generator for a name of at most five words per cluster (cached, greedy).
+
+        Sets ``generated_names_`` and ``name_prompts_`` (what the generator was shown) and
+        returns the names. Needs a causal model.
+        """
+        from inbedder.explain import cluster_keywords
+        from inbedder.explain.names import generated_names, name_prompt_inputs
+
+        self._check_fitted()
+        if self.model is None:
+            raise InBedderError("naming clusters needs the model that writes the names; pass a model",
+                                parameter="model")
+        answers = self._answers()
+        keywords = cluster_keywords(answers, self.labels_, top_n=top_n_keywords, extra_stopwords=self.instruction)
+        self.name_prompts_ = name_prompt_inputs(answers, self.labels_, {c: [w for w, _ in kw] for c, kw in keywords.items()})
+        self.generated_names_ = generated_names(self.model, self.name_prompts_, batch_size=self.batch_size)
+        return dict(self.generated_names_)
 
     def label_composition(self) -> pd.DataFrame:
         """Cluster × gold label counts (needs labels at ``fit``)."""
@@ -232,7 +310,22 @@ class InstructionClusterer:
     # ------------------------------------------------------------------ internals
     def _check_fitted(self) -> None:
         if not hasattr(self, "labels_"):
-            raise NotFittedError(f"this {type(self).__name__} is not fitted yet; call fit(texts) first")
+            detail = " (a loaded clustering keeps no texts: predict new ones)" if hasattr(self, "cluster_centers_") else ""
+            raise NotFittedError(f"this {type(self).__name__} is not fitted yet; call fit(texts) first{detail}")
+
+    def _check_centres(self) -> None:
+        if not hasattr(self, "cluster_centers_"):
+            raise NotFittedError(f"this {type(self).__name__} is not fitted yet; call fit(texts) or load(path) first")
+
+    def _seeds(self) -> list[str] | None:
+        """The parsed seed answers (None without), refused with another clusterer in one line."""
+        if not self.seed_answers:
+            return None
+        from inbedder.seeding import parse_seeds
+
+        if self.clustering is not None:
+            raise InBedderError("seed_answers start k-means; leave clustering out to use them", parameter="seed_answers")
+        return parse_seeds(self.seed_answers)
 
     def _encode(self, texts: list[str], *, answers: bool) -> Encoded:
         if self.model is None:
@@ -244,7 +337,10 @@ class InstructionClusterer:
         )
 
     def _keep_answers(self, encoded: Encoded) -> None:
+        from inbedder.explain.names import phrase_names
+
         self.answers_, self.answer_prefix_ = list(encoded.answers), encoded.answer_prefix
+        self.cluster_names_ = phrase_names(self.answers_, self.labels_, instruction=self.instruction)
 
     def _answers(self) -> list[str]:
         """The fitted texts' answers; after ``fit(embeddings=…)`` fetched once, here."""
@@ -259,6 +355,22 @@ class InstructionClusterer:
             raise InBedderError(f"embeddings must be a numeric [texts, dim] array with {count} rows, got shape "
                                 f"{matrix.shape}", parameter="embeddings")
         return matrix
+
+    def _seeded(
+        self, vectors: np.ndarray, texts: list[str], answers: Sequence[str], seeds: list[str],
+    ) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
+        """k-means from the seeds' starting centroids (cluster i is the i-th matched seed), refined."""
+        from sklearn.cluster import KMeans
+
+        from inbedder.seeding import seed_centres
+
+        unit = unit_rows(vectors, dtype=np.float64)
+        starts, matches = seed_centres(unit, answers, seeds)
+        order = canonical_order(unit, texts)
+        kmeans = KMeans(n_clusters=len(starts), init=starts, n_init=1, random_state=self.random_state)
+        labels = np.empty(len(unit), dtype=int)
+        labels[order] = kmeans.fit_predict(unit[order])
+        return labels, kmeans.cluster_centers_, matches
 
     def _cluster(self, vectors: np.ndarray, texts: list[str]) -> tuple[np.ndarray, np.ndarray, dict[int, float] | None]:
         """(labels, centres, silhouette per k or None): a fixed k, or the best silhouette of 2..10.

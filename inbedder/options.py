@@ -117,11 +117,14 @@ class InputOptions:
 
 @dataclass(frozen=True)
 class ClusterOptions:
-    """How to cluster and explain: ``n_clusters`` (an int ≥ 2, or ``"auto"``), keywords, seed."""
+    """How to cluster and explain: ``n_clusters`` (an int ≥ 2, or ``"auto"``), keywords, seed,
+    outliers (``min_similarity``: a cosine, ``"auto"`` or None) and ``seed_answers``."""
 
     n_clusters: int | Literal["auto"] = 6
     top_n: int = 8
     random_state: int = 0
+    min_similarity: float | Literal["auto"] | None = None
+    seed_answers: tuple[str, ...] | None = None
 
     def check(self) -> None:
         check_options(self)
@@ -134,12 +137,26 @@ class ClusterOptions:
 
         return InstructionClusterer(
             model, instruction, n_clusters=self.n_clusters, batch_size=batch_size, random_state=self.random_state,
-            show_progress_bar=show_progress_bar,
+            min_similarity=self.min_similarity, seed_answers=self.seed_answers, show_progress_bar=show_progress_bar,
         )
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> ClusterOptions:
-        return cls(n_clusters=args.k, top_n=args.top_n, random_state=args.seed)
+        """``--k`` (default 6, or the number of ``--seed-answers``), ``--min-similarity``/``--outliers``."""
+        from inbedder.errors import InBedderError
+        from inbedder.outliers import check_min_similarity
+        from inbedder.seeding import parse_seeds
+
+        seeds = tuple(parse_seeds(args.seed_answers)) if getattr(args, "seed_answers", None) else None
+        k = args.k
+        if seeds and k is not None and k != len(seeds):
+            raise InBedderError(f"--seed-answers gives {len(seeds)} seeds, so k is {len(seeds)}; drop --k or pass --k {len(seeds)}")
+        if getattr(args, "outliers", None) and getattr(args, "min_similarity", None) is not None:
+            raise InBedderError("--outliers auto and --min-similarity both set the outlier threshold; pass one of them")
+        similarity = "auto" if getattr(args, "outliers", None) == "auto" else getattr(args, "min_similarity", None)
+        check_min_similarity(similarity)
+        return cls(n_clusters=len(seeds) if seeds else (6 if k is None else k), top_n=args.top_n, random_state=args.seed,
+                   min_similarity=similarity, seed_answers=seeds)
 
 
 # --------------------------------------------------------------------------- the flags

@@ -37,13 +37,19 @@ def format_summary(
         lines[0] += f"   (skipped {corpus.skipped} empty)"
     if clusterer.v_measure_ is not None:
         lines.append(f"V-measure against the labels: {clusterer.v_measure_:.3f}")
+    threshold = getattr(clusterer, "outlier_threshold_", None)
+    if threshold is not None:
+        outliers = int((clusterer.labels_ == -1).sum())
+        lines.append(f"outliers (cluster -1, 'other'): {outliers} texts with similarity to their centroid below {threshold:.3f}")
     has_labels = "top_label" in info.columns
-    header = f"{'cluster':>7}  {'size':>4}  {'keywords':<38}"
+    has_names = "name" in info.columns
+    header = f"{'cluster':>7}  {'size':>4}  " + (f"{'name':<20}  " if has_names else "") + f"{'keywords':<38}"
     header += f"  {'top label':<16}" if has_labels else ""
     lines += [header + "  example", "-" * (len(header) + 2 + example_width)]
     for row in info.itertuples():
         keywords = _clip(", ".join(row.keywords[:5]) or "-", 38)
-        line = f"{row.cluster:>7}  {row.size:>4}  {keywords:<38}"
+        name = f"{_clip(row.name or '-', 20):<20}  " if has_names else ""
+        line = f"{row.cluster:>7}  {row.size:>4}  {name}{keywords:<38}"
         if has_labels:
             label = f"{row.top_label} {row.top_label_share:.0%}" if row.top_label is not None else "-"
             line += f"  {_clip(label, 16):<16}"
@@ -61,10 +67,13 @@ def id_column(corpus: Corpus) -> str:
 
 
 def per_text_frame(corpus: Corpus, clusterer: InstructionClusterer) -> pd.DataFrame:
-    """One row per kept text: its id (see :func:`id_column`), text, cluster, answer (and label)."""
+    """One row per kept text: id (see :func:`id_column`), text, cluster (-1: outlier), answer,
+    cluster_name, similarity (cosine to the centroid) and the gold label when given."""
+    names = clusterer.display_names()
     frame = pd.DataFrame({
         id_column(corpus): corpus.ids, "text": corpus.texts, "cluster": clusterer.labels_.astype(int),
-        "answer": clusterer.answers_,
+        "answer": clusterer.answers_, "cluster_name": [names.get(int(c), "") for c in clusterer.labels_],
+        "similarity": clusterer.similarity_.round(6),
     })
     if corpus.labels is not None:
         frame["label"] = corpus.labels
@@ -81,7 +90,8 @@ def run_record(
     score of every k tried); ``answer_prefix`` is the one this clustering's answers were
     continued from (None when fitted on given embeddings and never explained).
     """
-    clusters = info[[c for c in info.columns if c in {"cluster", "size", "keywords", "keyword_scores", "entropy", "top_label", "top_label_share"}]]
+    clusters = info[[c for c in info.columns if c in {"cluster", "name", "size", "keywords", "keyword_scores", "entropy",
+                                                      "top_label", "top_label_share"}]]
     record = {
         "inbedder_version": __version__,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -104,4 +114,27 @@ def run_record(
     }
     if clusterer.silhouette_scores_ is not None:
         record["silhouette_by_k"] = dict(clusterer.silhouette_scores_)
+    record.update(_analyst_fields(clusterer))
     return record
+
+
+def _analyst_fields(clusterer: InstructionClusterer) -> dict[str, Any]:
+    """Outliers, seeds, generated names (with what the generator was shown) and the parent cluster."""
+    fields: dict[str, Any] = {
+        "min_similarity": clusterer.min_similarity,
+        "outlier_threshold": clusterer.outlier_threshold_,
+        "outliers": int((clusterer.labels_ == -1).sum()),
+        "cluster_names": {int(c): n for c, n in (clusterer.cluster_names_ or {}).items()},
+    }
+    if clusterer.seed_answers:
+        fields["seed_answers"] = list(clusterer.seed_answers)
+        fields["seed_matches"] = clusterer.seed_matches_
+    if getattr(clusterer, "generated_names_", None):
+        from inbedder.explain.names import NAME_QUESTION
+
+        fields["generated_names"] = {int(c): n for c, n in clusterer.generated_names_.items()}
+        fields["name_prompt"] = {"question": NAME_QUESTION, "inputs": {int(c): t for c, t in clusterer.name_prompts_.items()},
+                                 "decoding": "greedy"}
+    if getattr(clusterer, "parent_", None):
+        fields["parent"] = clusterer.parent_
+    return fields

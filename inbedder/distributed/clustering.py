@@ -1,14 +1,16 @@
 """Clustering at scale: centroids fitted on a seeded sample, every text assigned shard by shard.
 
-Nothing here holds the corpus: the sample is read row by row from the shards, assignment and
-keyword counting go one shard at a time (in ``map_batches`` on the cluster), and what the
-driver keeps is k centroids and one word count table per cluster — flat in the number of texts.
+Nothing here holds the corpus: the sample is read from the shards, assignment and keyword
+counting run shard by shard in Ray Data ``map_batches`` tasks, and what the driver keeps is k
+centroids and one word count table per cluster — flat in the number of texts.
 Keywords are the same TF-IDF-over-answers as the local path (paper §6.1), computed from the
 per-cluster word counts, which is what ``TfidfVectorizer`` computes from the documents.
 """
 
 from __future__ import annotations
 
+import json
+import os
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -105,14 +107,6 @@ def answer_counts(answers: Iterable[str], labels: Iterable[int], *, instruction:
     return counts
 
 
-def merge_counts(parts: Iterable[dict[int, Counter]]) -> dict[int, Counter]:
-    merged: dict[int, Counter] = {}
-    for part in parts:
-        for label, counter in part.items():
-            merged.setdefault(label, Counter()).update(counter)
-    return merged
-
-
 def keywords_from_counts(counts: dict[int, Counter], *, top_n: int = 8) -> dict[int, list[tuple[str, float]]]:
     """Each cluster's words by TF-IDF weight minus the word's mean weight over clusters.
 
@@ -146,30 +140,63 @@ give the same clusters; beyond it, MiniBatchKMeans on the seeded sample."""
 
 def cluster_run(
     output_dir: str | Path, shards: list[str], question: str, n_clusters: int, *, sample_size: int = DEFAULT_SAMPLE,
-    seed: int = 0, library: str = "auto", top_n: int = 8,
+    seed: int = 0, library: str = "auto", top_n: int = 8, address: str | None = None,
 ) -> ScaleClusters:
-    """Fit on a sample, assign every text shard by shard, write ``clusters/<n>.parquet`` per shard."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
+    """Fit on a sample in the driver, assign every shard in ``map_batches``, merge the small results.
+
+    Each shard's assignment is written as ``clusters/<hash>/<shard>.parquet`` (id, cluster,
+    similarity) by a Ray task; the driver receives per shard only the cluster sizes and the
+    answers' word counts. Ray is joined if running, else started (as ``address`` says) and
+    stopped again.
+    """
+    from inbedder.distributed.engine import ray_session
 
     output_dir = Path(output_dir)
     vectors, texts, total = sample_embeddings(output_dir, shards, question, size=sample_size, seed=seed)
     if library == "auto":
         library = "kmeans" if len(texts) == total <= EXACT_LIMIT else "minibatch"
     centroids = fit_centroids(vectors, texts, n_clusters, seed=seed, library=library)
-    sizes: Counter = Counter()
-    parts = []
+    sampled = len(texts)
+    del vectors, texts  # the sample is not needed past the fit
     folder = output_dir / "clusters" / _slug(question)
     folder.mkdir(parents=True, exist_ok=True)
-    for name in shards:  # one shard in memory at a time
-        table = _read_question(output_dir, name, question, ["id", "embedding", "answer"])
+    sizes: Counter = Counter()
+    counts: dict[int, Counter] = {}
+    with ray_session(address) as ray:
+        items = ray.data.from_items([{"shard": name} for name in shards], override_num_blocks=max(1, len(shards)))
+        assigned = items.map_batches(assign_shards, batch_size=1, num_cpus=1, fn_kwargs={
+            "output_dir": str(output_dir), "question": question, "centroids": centroids, "folder": str(folder)})
+        for row in assigned.iter_rows():
+            sizes.update({int(label): size for label, size in json.loads(row["sizes"]).items()})
+            for label, words in json.loads(row["counts"]).items():
+                counts.setdefault(int(label), Counter()).update(words)
+    keywords = keywords_from_counts(counts, top_n=top_n)
+    return ScaleClusters(question, centroids, dict(sorted(sizes.items())), keywords, sampled, library)
+
+
+def assign_shards(batch: dict[str, np.ndarray], *, output_dir: str, question: str, centroids: np.ndarray,
+                  folder: str) -> dict[str, list[str]]:
+    """``map_batches`` function: assign each shard of the batch, write its clusters file, return its summary.
+
+    The summary (cluster sizes and the answers' content-word counts per cluster, as JSON) is
+    small — a vocabulary, not a row per text — so the driver's merge stays flat in the texts.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    summary: dict[str, list[str]] = {"shard": [], "sizes": [], "counts": []}
+    for name in (str(value) for value in batch["shard"]):
+        table = _read_question(Path(output_dir), name, question, ["id", "embedding", "answer"])
         labels, cosine = assign(np.stack(table["embedding"].to_numpy(zero_copy_only=False)), centroids)
-        sizes.update(int(label) for label in labels)
-        parts.append(answer_counts(table["answer"].to_pylist(), labels, instruction=question))
+        path = Path(folder) / f"{name}.parquet"
+        temp = path.with_name(f".{path.stem}.partial-{os.getpid()}.parquet")
         pq.write_table(pa.table({"id": table["id"], "cluster": pa.array(labels, pa.int32()),
-                                 "similarity": pa.array(cosine, pa.float32())}), folder / f"{name}.parquet")
-    keywords = keywords_from_counts(merge_counts(parts), top_n=top_n)
-    return ScaleClusters(question, centroids, dict(sorted(sizes.items())), keywords, len(texts), library)
+                                 "similarity": pa.array(cosine, pa.float32())}), temp)
+        os.replace(temp, path)  # a clusters file that exists is complete
+        summary["shard"].append(name)
+        summary["sizes"].append(json.dumps(Counter(int(label) for label in labels)))
+        summary["counts"].append(json.dumps(answer_counts(table["answer"].to_pylist(), labels, instruction=question)))
+    return summary
 
 
 def _slug(question: str) -> str:

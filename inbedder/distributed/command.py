@@ -20,8 +20,7 @@ from inbedder.options import ModelOptions
 
 def run_on_ray(args: argparse.Namespace, questions: list[str], model: ModelOptions) -> None:
     """The Ray path of ``inbedder cluster``; the same checks as locally came before this."""
-    from inbedder.distributed import embed_dataset
-    from inbedder.distributed.clustering import cluster_run
+    from inbedder.distributed.engine import embed_dataset, shared_ray_session
 
     if not args.output_dir:
         raise InBedderError("--engine ray writes its shards to a folder: pass --output-dir")
@@ -29,30 +28,38 @@ def run_on_ray(args: argparse.Namespace, questions: list[str], model: ModelOptio
         raise InBedderError("--engine ray takes a number for --k and writes to --output-dir; "
                             "drop --k auto, --label-column, --output and --embeddings")
     started = time.time()
-    options = {key: value for key, value in asdict(model).items() if key not in ("model", "adapter", "batch_size", "method")}
-    options["cache"] = False
-    run = embed_dataset(
-        args.input, questions, output_dir=args.output_dir, method=model.method, model=model.model, adapter=model.adapter,
-        workers=args.workers, gpus_per_worker=args.gpus_per_worker, batch_size=model.batch_size,
-        shard_rows=args.shard_rows, text_column=args.text_column, id_column=args.id_column,
-        model_options={key: value for key, value in options.items() if key != "cache"}, address=args.address,
-    )
-    if not args.quiet:
-        print(f"{run.texts} texts in {len(run.shards)} shards: {len(run.computed)} computed now, "
-              f"{len(run.skipped)} already done ({run.seconds:.0f} s)", file=sys.stderr)
-    for number, question in enumerate(questions, 1):
-        clusters = cluster_run(run.output_dir, run.shards, question, args.k, sample_size=args.sample_size,
-                               seed=model.seed, top_n=args.top_n)
-        summary = {
-            "question": question, "k": args.k, "texts": run.texts, "fit": clusters.library, "sampled": clusters.sampled,
-            "sizes": clusters.sizes, "keywords": {c: [w for w, _ in kw] for c, kw in clusters.keywords.items()},
-            "seconds": round(time.time() - started, 2),
-        }
-        path = Path(run.output_dir) / f"q{number}.summary.json"
-        path.write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    options = {key: value for key, value in asdict(model).items()
+               if key not in ("model", "adapter", "batch_size", "method", "cache")}
+    with shared_ray_session():  # Ray starts once for the embedding and every question's clustering
+        run = embed_dataset(
+            args.input, questions, output_dir=args.output_dir, method=model.method, model=model.model,
+            adapter=model.adapter, workers=args.workers, gpus_per_worker=args.gpus_per_worker,
+            batch_size=model.batch_size, shard_rows=args.shard_rows, text_column=args.text_column,
+            id_column=args.id_column, model_options=options, address=args.address,
+        )
         if not args.quiet:
-            print(f"Instruction: {question!r}   k={args.k}   texts: {run.texts}   fit: {clusters.library} on {clusters.sampled}")
-            print(f"{'cluster':>7}  {'size':>6}  keywords")
-            for cluster, size in clusters.sizes.items():
-                print(f"{cluster:>7}  {size:>6}  {', '.join(w for w, _ in clusters.keywords.get(cluster, [])[:5]) or '-'}")
-            print(f"wrote {path}")
+            print(f"{run.texts} texts in {len(run.shards)} shards: {len(run.computed)} computed now, "
+                  f"{len(run.skipped)} already done ({run.seconds:.0f} s)", file=sys.stderr)
+        for number, question in enumerate(questions, 1):
+            _cluster_question(args, run, number, question, seed=model.seed, started=started)
+
+
+def _cluster_question(args: argparse.Namespace, run, number: int, question: str, *, seed: int, started: float) -> None:
+    """Cluster one question's embeddings at scale; write ``q<N>.summary.json`` and print the table."""
+    from inbedder.distributed.clustering import cluster_run
+
+    clusters = cluster_run(run.output_dir, run.shards, question, args.k, sample_size=args.sample_size, seed=seed,
+                           top_n=args.top_n, address=args.address)
+    summary = {
+        "question": question, "k": args.k, "texts": run.texts, "fit": clusters.library, "sampled": clusters.sampled,
+        "sizes": clusters.sizes, "keywords": {c: [w for w, _ in kw] for c, kw in clusters.keywords.items()},
+        "seconds": round(time.time() - started, 2),
+    }
+    path = Path(run.output_dir) / f"q{number}.summary.json"
+    path.write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    if not args.quiet:
+        print(f"Instruction: {question!r}   k={args.k}   texts: {run.texts}   fit: {clusters.library} on {clusters.sampled}")
+        print(f"{'cluster':>7}  {'size':>6}  keywords")
+        for cluster, size in clusters.sizes.items():
+            print(f"{cluster:>7}  {size:>6}  {', '.join(w for w, _ in clusters.keywords.get(cluster, [])[:5]) or '-'}")
+        print(f"wrote {path}")

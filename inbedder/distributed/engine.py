@@ -1,22 +1,29 @@
 """``embed_dataset``: the corpus through Ray Data, shard by shard, resumable.
 
 The driver reads the input one file at a time with the same reader (and the same one-line
-errors) as the local path, cuts it into shards, skips the shards already written, and sends
-the rest through ``Dataset.map_batches`` to an actor pool of :class:`ShardEmbedder`\\ s (the
-model loads once per actor). Each finished shard is recorded in ``run.json`` as it arrives,
-so a killed job restarted with the same call recomputes nothing that was written.
+errors) as the local path and cuts it into shards: references (file, row range), so the driver
+holds no texts past the file it is reading. It skips the shards already written and sends the
+rest through ``Dataset.map_batches`` to an actor pool of :class:`ShardEmbedder`\\ s (the model
+loads once per actor; each actor reads its shards' rows from the input). Each finished shard is
+recorded in ``run.json`` as it arrives, so a killed job restarted with the same call recomputes
+nothing that was written.
 """
 
 from __future__ import annotations
 
 import socket
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from inbedder.distributed.shards import Shard, cut, finished, input_files, save_run, shard_path, start_run
+from inbedder.distributed.probe import DistinctTexts, fixed_prefix, probe_prefixes
+from inbedder.distributed.shards import (
+    STAGING_FOLDER, Shard, cut, finished, input_files, read_file_rows, save_run, shard_path, start_run, write_staged,
+)
 from inbedder.errors import InBedderError
 from inbedder.validation import check_instruction
 
@@ -44,6 +51,11 @@ class EmbeddingRun:
     texts: int = 0
     seconds: float = 0.0
     worker_peak_mb: float | None = None  # the largest peak resident memory any actor reported
+    # where the time went (this call's shards): actors reading, embedding and writing shards, summed over
+    # shards; actors loading the model, summed over actors; and from the pool's start to the first shard
+    shard_seconds: float = 0.0
+    load_seconds: float = 0.0
+    first_shard_s: float | None = None
 
     def read(self, *, columns: Sequence[str] | None = None):
         """All rows of all shards in input order, as a pandas DataFrame (for small runs and tests)."""
@@ -75,19 +87,15 @@ def embed_dataset(
 
     ``source`` is a data file, a folder of them, or a ``ray.data.Dataset`` with a ``text``
     column (and optionally ``id``). ``model_options`` are further ``InBedder`` arguments
-    (template, max_new_tokens, …). Ray is started locally unless it is running or ``address``
-    names a cluster (``auto``, ``host:port``, ``ray://host:port``).
+    (template, max_new_tokens, …). Ray is started locally (and stopped again) unless it is
+    running or ``address`` names a cluster (``auto``, ``host:port``, ``ray://host:port``). The
+    actors read their shards' rows from the input themselves, so on a cluster of several machines
+    the input, like ``output_dir``, must be at the same path on every node (a shared filesystem).
     """
     started = time.time()
-    questions = list(dict.fromkeys(check_instruction(q) for q in ([instructions] if isinstance(instructions, str) else instructions)))
-    if not questions:
-        raise InBedderError("instructions is empty; pass at least one question", parameter="instructions")
-    for name, value, low in (("workers", workers, 1), ("batch_size", batch_size, 1), ("shard_rows", shard_rows, 1)):
-        if value < low:
-            raise InBedderError(f"{name} must be at least {low} (got {value})", parameter=name)
-    if gpus_per_worker < 0:
-        raise InBedderError(f"gpus_per_worker must be 0 or more (got {gpus_per_worker})", parameter="gpus_per_worker")
-    ray = require_ray()
+    questions = _checked(instructions, workers=workers, batch_size=batch_size, shard_rows=shard_rows,
+                         gpus_per_worker=gpus_per_worker)
+    require_ray()
     if address not in (None, "", "local"):
         _check_reachable(address)
     output_dir = Path(output_dir)
@@ -95,8 +103,11 @@ def embed_dataset(
     parameters = {"questions": questions, "method": method, "options": options, "shard_rows": shard_rows,
                   "source": _describe(source), "text_column": text_column, "id_column": id_column}
     record = start_run(output_dir, parameters)
-    planned = list(_plan(source, text_column=text_column, id_column=id_column, shard_rows=shard_rows))
-    run = EmbeddingRun(output_dir, [shard.name for shard in planned], texts=sum(len(s.texts) for s in planned))
+    fixed = fixed_prefix(options)
+    distinct = None if fixed is not None else DistinctTexts()  # digests only when the prefix is probed
+    planned = list(_plan(source, text_column=text_column, id_column=id_column, shard_rows=shard_rows,
+                         staging=output_dir / STAGING_FOLDER, distinct=distinct))
+    run = EmbeddingRun(output_dir, [shard.name for shard in planned], texts=sum(shard.rows for shard in planned))
     done = finished(output_dir)
     pending = [shard for shard in planned if shard.name not in done]
     run.skipped = [shard.name for shard in planned if shard.name in done]
@@ -104,68 +115,134 @@ def embed_dataset(
     record["shards_done"] = [name for name in run.shards if name in done]
     save_run(output_dir, record)
     if pending:
-        prefixes = _answer_prefixes(planned, questions, options, method)
-        started_ray = _connect(ray, address)
-        try:
+        prefixes = {q: fixed for q in questions} if distinct is None else probe_prefixes(distinct, questions, options)
+        del distinct  # the digests are not needed past the probe
+        with ray_session(address) as ray:
             _run_shards(ray, pending, run, record, prefixes=prefixes, options=options, method=method,
                         batch_size=batch_size, workers=workers, gpus_per_worker=gpus_per_worker)
-        finally:
-            if started_ray:
-                ray.shutdown()
     run.seconds = time.time() - started
     return run
+
+
+def _checked(instructions: Sequence[str], *, workers: int, batch_size: int, shard_rows: int,
+             gpus_per_worker: float) -> list[str]:
+    """The distinct questions, after one-line errors for an empty list or an option out of range."""
+    given = [instructions] if isinstance(instructions, str) else instructions
+    questions = list(dict.fromkeys(check_instruction(q) for q in given))
+    if not questions:
+        raise InBedderError("instructions is empty; pass at least one question", parameter="instructions")
+    for name, value, low in (("workers", workers, 1), ("batch_size", batch_size, 1), ("shard_rows", shard_rows, 1)):
+        if value < low:
+            raise InBedderError(f"{name} must be at least {low} (got {value})", parameter=name)
+    if gpus_per_worker < 0:
+        raise InBedderError(f"gpus_per_worker must be 0 or more (got {gpus_per_worker})", parameter="gpus_per_worker")
+    return questions
 
 
 def _describe(source: Any) -> str:
     return str(Path(source).resolve()) if isinstance(source, (str, Path)) else f"ray.data.Dataset:{type(source).__name__}"
 
 
-def _plan(source: Any, *, text_column: str | None, id_column: str | None, shard_rows: int):
-    """The shards of the input, in input order, read one file at a time."""
+def _plan(source: Any, *, text_column: str | None, id_column: str | None, shard_rows: int, staging: Path,
+          distinct: DistinctTexts | None) -> Iterator[Shard]:
+    """References to the shards of the input, in input order; one input file in memory at a time."""
     if not isinstance(source, (str, Path)):
-        ids, texts = _dataset_rows(source, text_column or "text", id_column)
-        yield from cut("dataset", ids, texts, rows=shard_rows)
+        yield from _stage_dataset(source, text_column or "text", id_column, shard_rows=shard_rows, folder=staging,
+                                  distinct=distinct)
         return
-    from inbedder.io import read_corpus
-
     files = input_files(source)
     for path in files:
-        corpus = read_corpus(path, text_column=text_column, id_column=id_column)
-        ids = corpus.ids if len(files) == 1 or corpus.id_name != "row" else [f"{path.name}:{i}" for i in corpus.ids]
-        yield from cut(path.stem, ids, corpus.texts, rows=shard_rows)
+        yield from _file_shards(path.resolve(), shard_rows=shard_rows, distinct=distinct,
+                                reading={"text_column": text_column, "id_column": id_column, "file_ids": len(files) > 1})
 
 
-def _dataset_rows(dataset, text_column: str, id_column: str | None) -> tuple[list[str], list[str]]:
+def _file_shards(path: Path, *, shard_rows: int, distinct: DistinctTexts | None, reading: dict[str, Any]) -> list[Shard]:
+    """One file read (with the local path's reader and errors), cut into references; its texts dropped on return."""
+    ids, texts = read_file_rows(path, **reading)
+    if distinct is not None:
+        distinct.add(Shard(path.stem, str(path), 0, len(texts), **reading), texts)
+    return list(cut(path.stem, path, len(texts), rows=shard_rows, **reading))
+
+
+def _stage_dataset(dataset, text_column: str, id_column: str | None, *, shard_rows: int, folder: Path,
+                   distinct: DistinctTexts | None) -> Iterator[Shard]:
+    """The dataset's non-empty rows written shard by shard under ``folder``; one shard's rows held at a time.
+
+    Ray Data gives no stable row positions to name resumable shards by, so the driver streams
+    the rows once and writes each shard's ids and texts as a small Parquet file the actors read.
+    """
     columns = dataset.columns()
     if text_column not in columns:
         raise InBedderError(f"column {text_column!r} is not in the dataset; available columns: {', '.join(columns)}",
                             parameter="text_column")
-    ids, texts = [], []
-    for row_number, row in enumerate(dataset.iter_rows()):
-        text = str(row[text_column] or "").strip()
-        if text:
-            texts.append(text)
-            ids.append(str(row[id_column]) if id_column else str(row_number))
-    if not texts:
+    ids: list[str] = []
+    texts: list[str] = []
+    row_number, number = 0, 0
+    wanted = [text_column] + ([id_column] if id_column and id_column != text_column else [])
+    for batch in dataset.select_columns(wanted).iter_batches(batch_size=shard_rows, batch_format="numpy"):
+        for position, value in enumerate(batch[text_column]):
+            text = str(value if value is not None else "").strip()
+            if text:
+                texts.append(text)
+                ids.append(str(batch[id_column][position]) if id_column else str(row_number))
+            row_number += 1
+            if len(texts) == shard_rows:
+                yield _staged_shard(folder, number, ids, texts, distinct)
+                ids, texts, number = [], [], number + 1
+    if texts:
+        yield _staged_shard(folder, number, ids, texts, distinct)
+    elif number == 0:
         raise InBedderError(f"column {text_column!r} of the dataset has no non-empty texts", parameter="text_column")
-    return ids, texts
 
 
-def _answer_prefixes(shards: list[Shard], questions: list[str], options: dict[str, Any], method: str | None) -> dict[str, str]:
-    """Each question's answer prefix, resolved once on the whole input as the local path does."""
-    fixed = options.get("answer_prefix", "auto")
-    if fixed != "auto":
-        return {question: fixed for question in questions}
-    from inbedder.models import adapter_metadata, resolve_adapter
+def _staged_shard(folder: Path, number: int, ids: list[str], texts: list[str], distinct: DistinctTexts | None) -> Shard:
+    shard = Shard(f"dataset-{number:05d}", str((folder / f"dataset-{number:05d}.parquet").resolve()), 0, len(texts),
+                  staged=True)
+    write_staged(Path(shard.file), ids, texts)
+    if distinct is not None:
+        distinct.add(shard, texts)
+    return shard
 
-    recorded = adapter_metadata(resolve_adapter(options.get("model"), options.get("adapter"))).get("answer_prefix")
-    if isinstance(recorded, str):
-        return {question: recorded for question in questions}
-    from inbedder.embedder import InBedder
 
-    probe = InBedder(**options, cache=False)
-    texts = list(dict.fromkeys(text for shard in shards for text in shard.texts))
-    return probe.resolve_answer_prefixes(texts, questions)  # one probe pass shared by the questions
+_SHARED: ContextVar[list[bool] | None] = ContextVar("inbedder_shared_ray", default=None)
+
+
+@contextmanager
+def ray_session(address: str | None = None) -> Iterator[Any]:
+    """Ray, connected for the block: the running one, the named cluster, or a local one started (and stopped) here.
+
+    Inside :func:`shared_ray_session` a Ray started here stays up for the next step; the
+    shared block stops it at its end.
+    """
+    ray = require_ray()
+    started = _connect(ray, address)
+    shared = _SHARED.get()
+    if started and shared is not None:
+        shared.append(True)
+        started = False
+    try:
+        yield ray
+    finally:
+        if started:
+            ray.shutdown()
+
+
+@contextmanager
+def shared_ray_session() -> Iterator[None]:
+    """One Ray session for every step run in the block, started only when a step first needs it.
+
+    ``inbedder cluster --engine ray`` embeds and clusters every question inside one block, so
+    Ray starts once; bad input still fails before Ray starts, and Ray is stopped at the end only
+    if a step started it.
+    """
+    token = _SHARED.set([])
+    try:
+        yield
+    finally:
+        started = _SHARED.get()
+        _SHARED.reset(token)
+        if started:
+            require_ray().shutdown()
 
 
 def _connect(ray, address: str | None) -> bool:
@@ -205,14 +282,18 @@ def _run_shards(ray, pending: list[Shard], run: EmbeddingRun, record: dict, *, p
     """Send the pending shards through the actor pool; record each one as it finishes."""
     from inbedder.distributed.worker import ShardEmbedder
 
-    dataset = ray.data.from_items([shard.as_row() for shard in pending], override_num_blocks=len(pending))
+    dataset = ray.data.from_items([{"shard": shard.to_json()} for shard in pending], override_num_blocks=len(pending))
     results = dataset.map_batches(
         ShardEmbedder, batch_size=1, compute=ray.data.ActorPoolStrategy(size=workers), num_cpus=1,
         num_gpus=gpus_per_worker or None,
         fn_constructor_kwargs={"model_options": options, "prefixes": prefixes, "method": method,
                                "batch_size": batch_size, "output_dir": str(run.output_dir)},
     )
+    started = time.perf_counter()
     for row in results.iter_rows():
+        run.first_shard_s = run.first_shard_s or time.perf_counter() - started
+        run.shard_seconds += float(row["seconds"])
+        run.load_seconds += float(row["load_s"])
         run.computed.append(row["shard"])
         run.worker_peak_mb = max(run.worker_peak_mb or 0.0, float(row["peak_mb"]))
         record["shards_done"].append(row["shard"])

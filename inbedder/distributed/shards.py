@@ -14,27 +14,98 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from inbedder.errors import InBedderError
 
 SHARD_FOLDER = "shards"
+STAGING_FOLDER = "input"  # the rows of a ray.data.Dataset source, one file per shard
 RUN_FILE = "run.json"
 READABLE = (".parquet", ".csv", ".tsv", ".jsonl", ".ndjson", ".json", ".txt")
 
 
 @dataclass(frozen=True)
 class Shard:
-    """Rows ``start``..``stop`` of one input file: their ids and texts, and the shard's name."""
+    """Rows ``start``..``stop`` (of the non-empty rows) of one input file: a reference, no texts.
+
+    The driver plans with these, so its memory stays flat in the number of texts; the actor
+    that embeds a shard reads the rows itself (:class:`RowReader`), with the same reader and
+    options as the local path. ``file_ids`` marks a folder's file without an id column, whose
+    row-number ids are prefixed with the file name so that ids stay unique across files.
+    """
 
     name: str
-    ids: list[str]
-    texts: list[str]
+    file: str
+    start: int
+    stop: int
+    text_column: str | None = None
+    id_column: str | None = None
+    file_ids: bool = False
+    staged: bool = False  # a file of id and text columns the driver wrote from a ray.data.Dataset
 
-    def as_row(self) -> dict[str, Any]:
-        return {"shard": self.name, "ids": self.ids, "texts": self.texts}
+    @property
+    def rows(self) -> int:
+        return self.stop - self.start
+
+    def to_json(self) -> str:
+        """The reference as one string, the form a ``map_batches`` row carries it in (a Ray column
+        would turn an option's None into NaN)."""
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> Shard:
+        return cls(**json.loads(str(text)))
+
+
+class RowReader:
+    """Reads shards' rows, keeping the last input file read, so a big file is read once per actor."""
+
+    def __init__(self) -> None:
+        self._key: tuple | None = None
+        self._ids: list[str] = []
+        self._texts: list[str] = []
+
+    def rows(self, shard: Shard) -> tuple[list[str], list[str]]:
+        """The shard's ids and texts."""
+        key = (shard.file, shard.text_column, shard.id_column, shard.file_ids, shard.staged)
+        if key != self._key:
+            self._key, self._ids, self._texts = None, [], []  # drop the previous file before reading the next
+            if shard.staged:
+                self._ids, self._texts = read_staged(Path(shard.file))
+            else:
+                self._ids, self._texts = read_file_rows(Path(shard.file), text_column=shard.text_column,
+                                                        id_column=shard.id_column, file_ids=shard.file_ids)
+            self._key = key
+        return self._ids[shard.start : shard.stop], self._texts[shard.start : shard.stop]
+
+
+def read_file_rows(path: Path, *, text_column: str | None, id_column: str | None, file_ids: bool) -> tuple[list[str], list[str]]:
+    """The ids and non-empty texts of one input file, exactly as the local path reads them."""
+    from inbedder.io import read_corpus
+
+    corpus = read_corpus(path, text_column=text_column, id_column=id_column)
+    ids = [f"{path.name}:{i}" for i in corpus.ids] if file_ids and corpus.id_name == "row" else corpus.ids
+    return ids, corpus.texts
+
+
+def write_staged(path: Path, ids: list[str], texts: list[str]) -> None:
+    """One shard's rows of a ``ray.data.Dataset``, as a file the actors read (renamed into place)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temp = path.with_name(f".{path.stem}.partial-{os.getpid()}.parquet")
+    pq.write_table(pa.table({"id": pa.array(ids, pa.string()), "text": pa.array(texts, pa.string())}), temp)
+    os.replace(temp, path)
+
+
+def read_staged(path: Path) -> tuple[list[str], list[str]]:
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(path, columns=["id", "text"])
+    return table["id"].to_pylist(), table["text"].to_pylist()
 
 
 def input_files(source: str | Path) -> list[Path]:
@@ -50,10 +121,10 @@ def input_files(source: str | Path) -> list[Path]:
     return [path]
 
 
-def cut(name: str, ids: Sequence[str], texts: Sequence[str], *, rows: int) -> Iterator[Shard]:
-    """Consecutive shards of ``rows`` texts, named ``<name>-00000``, ``<name>-00001``, …"""
-    for number, start in enumerate(range(0, len(texts), rows)):
-        yield Shard(f"{name}-{number:05d}", list(ids[start : start + rows]), list(texts[start : start + rows]))
+def cut(name: str, file: Path, total: int, *, rows: int, **reading: Any) -> Iterator[Shard]:
+    """References to consecutive shards of ``rows`` rows, named ``<name>-00000``, ``<name>-00001``, …"""
+    for number, start in enumerate(range(0, total, rows)):
+        yield Shard(f"{name}-{number:05d}", str(file), start, min(start + rows, total), **reading)
 
 
 def shard_path(output_dir: Path, name: str) -> Path:

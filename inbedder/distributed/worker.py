@@ -1,8 +1,9 @@
 """The Ray actor that embeds shards: the model loads once per actor, each call writes one shard.
 
-It runs the same engine as the local path (``InBedder.encode_questions``: one input pass for
-all questions), with the on-disk SQLite cache off — on the cluster the finished shards are
-the record of what was computed. Answer prefixes arrive resolved from the driver, so every
+It reads its shards' rows from the input (the driver sends references only) and runs the same
+engine as the local path (``InBedder.encode_questions``: one input pass for all questions),
+with the on-disk SQLite cache off — on the cluster the finished shards are the record of what
+was computed. Answer prefixes arrive resolved from the driver, so every
 shard is embedded exactly as one local call over the whole corpus would embed it.
 """
 
@@ -10,16 +11,21 @@ from __future__ import annotations
 
 import os
 import resource
+import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from inbedder.distributed.shards import shard_path
+from inbedder.distributed.shards import RowReader, Shard, shard_path
 
 
 class ShardEmbedder:
-    """``map_batches`` callable class: a batch of shard rows in, one summary row per shard out."""
+    """``map_batches`` callable class: a batch of shard references in, one summary row per shard out.
+
+    Each reference names an input file and a row range; the actor reads the rows itself and
+    keeps the last file read, so consecutive shards of one big file cost one read per actor.
+    """
 
     def __init__(
         self, *, model_options: dict[str, Any], prefixes: dict[str, str], method: str | None, batch_size: int,
@@ -31,6 +37,10 @@ class ShardEmbedder:
         self.batch_size = batch_size
         self.output_dir = Path(output_dir)
         self._models: dict[str, Any] = {}
+        self._reader = RowReader()
+        started = time.perf_counter()
+        self._model(next(iter(prefixes.values())))  # load now: the pool waits for ready actors, shards time compute only
+        self._load_seconds = time.perf_counter() - started  # reported once, with this actor's first shard
 
     def _model(self, prefix: str):
         """The embedder with this answer prefix: one model per actor, a view of it per prefix."""
@@ -44,14 +54,18 @@ class ShardEmbedder:
         return self._models[prefix]
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, list]:
-        names, counts = [], []
-        for name, ids, texts in zip(batch["shard"], batch["ids"], batch["texts"]):
-            rows = self._embed(list(ids), list(texts))
-            _write_shard(shard_path(self.output_dir, str(name)), rows)
-            names.append(str(name))
+        names, counts, seconds = [], [], []
+        for reference in batch["shard"]:
+            started = time.perf_counter()
+            shard = Shard.from_json(reference)
+            ids, texts = self._reader.rows(shard)
+            _write_shard(shard_path(self.output_dir, shard.name), self._embed(ids, texts))
+            names.append(shard.name)
             counts.append(len(texts))
+            seconds.append(time.perf_counter() - started)
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # MB: this actor's peak so far
-        return {"shard": names, "texts": counts, "peak_mb": [peak] * len(names)}
+        load, self._load_seconds = [self._load_seconds] + [0.0] * (len(names) - 1), 0.0
+        return {"shard": names, "texts": counts, "peak_mb": [peak] * len(names), "seconds": seconds, "load_s": load}
 
     def _embed(self, ids: list[str], texts: list[str]) -> dict[str, list]:
         rows: dict[str, list] = {"id": [], "text": [], "question": [], "embedding": [], "answer": []}

@@ -1,0 +1,53 @@
+"""Guided clusters: k-means started from the texts whose answers match the analyst's seed words.
+
+An analyst often knows some of the groups ("food, service, price, ambience"). Each seed's
+starting centroid is the mean of the texts whose generated answer contains the seed's words
+(case-folded, a plural "s" ignored); k-means then refines from there, so cluster i is the
+seed i group. Seeds that match no answer are reported and left out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from inbedder.errors import InBedderError
+from inbedder.stopwords import words
+from inbedder.vectors import unit_rows
+
+
+def parse_seeds(text: str | Sequence[str]) -> list[str]:
+    """Seeds from "food,service" or a list: stripped, distinct, in order; an empty seed is refused."""
+    items = text.split(",") if isinstance(text, str) else list(text)
+    seeds = [str(item).strip() for item in items]
+    if not seeds or any(not seed or not _stems(seed) for seed in seeds):
+        raise InBedderError(f"seed answers {text!r} include an empty seed; give comma-separated words such as "
+                            "'food,service,price'", parameter="seed_answers")
+    if len(set(seeds)) < len(seeds):
+        raise InBedderError(f"seed answers {text!r} repeat a seed; give each once", parameter="seed_answers")
+    return seeds
+
+
+def _stems(text: str) -> set[str]:
+    return {word[:-1] if len(word) > 3 and word.endswith("s") and not word.endswith("ss") else word
+            for word in words(text)}
+
+
+def matching_rows(answers: Sequence[str], seed: str) -> np.ndarray:
+    """Indices of the answers that contain every word of ``seed``."""
+    wanted = _stems(seed)
+    return np.array([i for i, answer in enumerate(answers) if wanted <= _stems(answer or "")], dtype=int)
+
+
+def seed_centres(vectors: np.ndarray, answers: Sequence[str], seeds: Sequence[str]) -> tuple[np.ndarray, dict[str, int]]:
+    """(starting centroids of the seeds that matched, {seed: number of matching texts} for every seed)."""
+    unit = unit_rows(vectors, dtype=np.float64)
+    matched = {seed: matching_rows(answers, seed) for seed in seeds}
+    counts = {seed: int(len(rows)) for seed, rows in matched.items()}
+    centres = [unit[rows].mean(axis=0) for rows in matched.values() if len(rows)]
+    if len(centres) < 2:
+        hits = ", ".join(f"{seed!r}: {count}" for seed, count in counts.items())
+        raise InBedderError(f"fewer than 2 seed answers match any generated answer ({hits}); use words the answers "
+                            "contain (see the answer column of a plain run)", parameter="seed_answers")
+    return np.stack(centres), counts

@@ -25,6 +25,16 @@ def converted_model_dir():
     return embedded_generator_dir()
 
 
+@pytest.fixture(scope="session")
+def embedded_cache_dir(tmp_path_factory, converted_model_dir):
+    """One embedding cache for every test of the real embedded model, laid out like the user's
+    (``INBEDDER_CACHE``), so the shipped reviews are embedded once per session."""
+    folder = tmp_path_factory.mktemp("embedded")
+    (folder / "models").mkdir()
+    (folder / "models" / converted_model_dir.name).symlink_to(converted_model_dir)
+    return folder
+
+
 @pytest.fixture(autouse=True)
 def _private_cache(tmp_path, monkeypatch, converted_model_dir):
     """Each test gets its own embedding cache; the converted model is shared, not redone."""

@@ -19,12 +19,9 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def shared_cache(tmp_path_factory, converted_model_dir):
-    """One cache for this module, laid out like the user's, so the demo command reuses it."""
-    folder = tmp_path_factory.mktemp("embedded")
-    (folder / "models").mkdir()
-    (folder / "models" / converted_model_dir.name).symlink_to(converted_model_dir)
-    return folder / "embeddings.sqlite"
+def shared_cache(embedded_cache_dir):
+    """The session's cache of the embedded model, laid out like the user's, so the demo command reuses it."""
+    return embedded_cache_dir / "embeddings.sqlite"
 
 
 @pytest.fixture(scope="module")

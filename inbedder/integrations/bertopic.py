@@ -81,6 +81,7 @@ class InBedderBackend(BaseEmbedder):
         self.method = method
         self.batch_size = batch_size
         self.normalize_embeddings = normalize_embeddings
+        self._settings: dict[str, Any] | None = None  # None: a shared InBedder, which pickling keeps as is
         if _is_inbedder(model):
             given = ["adapter"] * (adapter is not None) + sorted(options)
             if given:
@@ -89,7 +90,6 @@ class InBedderBackend(BaseEmbedder):
                     "or pass `model` as a name", parameter=given,
                 )
             self.embedding_model = model
-            self._settings: dict[str, Any] | None = None  # nothing to rebuild from: pickling keeps the object
         else:
             _check_option_names(options)
             self._settings = {"model": model, "adapter": adapter, **options}

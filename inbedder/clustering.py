@@ -294,7 +294,8 @@ class InstructionClusterer:
                                 parameter="model")
         answers = self._answers()
         keywords = cluster_keywords(answers, self.labels_, top_n=top_n_keywords, extra_stopwords=self.instruction)
-        self.name_prompts_ = name_prompt_inputs(answers, self.labels_, {c: [w for w, _ in kw] for c, kw in keywords.items()})
+        self.name_prompts_ = name_prompt_inputs(answers, self.labels_, {c: [w for w, _ in kw] for c, kw in keywords.items()},
+                                               instruction=self.instruction)
         self.generated_names_ = generated_names(self.model, self.name_prompts_, batch_size=self.batch_size)
         return dict(self.generated_names_)
 

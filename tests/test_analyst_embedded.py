@@ -79,7 +79,7 @@ def test_generated_names_have_at_most_five_words(aspect):
     names = aspect.name_clusters()
     assert sorted(names) == [0, 1, 2, 3] and all(0 < len(name.split()) <= 5 for name in names.values())
     assert aspect.name_clusters() == names  # greedy and cached: the same names again
-    assert all(prompt.startswith("Answers: ") for prompt in aspect.name_prompts_.values())
+    assert all(0 < len(prompt.split("; ")) <= 4 for prompt in aspect.name_prompts_.values())
 
 
 def test_save_load_assign_gives_back_the_fit_labels(aspect, reviews, tmp_path, shared_cache_env):

@@ -18,6 +18,7 @@ _EXPORTS = {
     "RobustnessTask": "datasets", "load_awareness": "datasets", "robustness_tasks": "datasets",
     "triplet_success_rate": "metrics", "instruction_sts_spearman": "metrics", "harmonic_mean": "metrics",
     "clustering_v_measure": "metrics", "robustness_summary": "metrics",
+    "evaluate_independent": "independent", "load_independent": "independent",
 }
 __all__ = sorted(_EXPORTS)
 

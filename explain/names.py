@@ -144,3 +144,16 @@ def generated_names(model: InBedder, inputs: Mapping[int, str], *, batch_size: i
     encoded = writer.encode_with_answers([inputs[c] for c in clusters], NAME_QUESTION, method="1st-gen",
                                          batch_size=batch_size, show_progress_bar=False)
     return {cluster: clean_name(answer) for cluster, answer in zip(clusters, encoded.answers)}
+
+
+def write_names(
+    model: InBedder, answers: Sequence[str], labels: Sequence[int] | np.ndarray, *, instruction: str,
+    top_n_keywords: int = 8, batch_size: int = 16,
+) -> tuple[dict[int, str], dict[int, str]]:
+    """(what the generator was shown, the names it wrote) for each cluster of a fitted clustering."""
+    from .keywords import cluster_keywords
+
+    keywords = cluster_keywords(answers, labels, top_n=top_n_keywords, extra_stopwords=instruction)
+    inputs = name_prompt_inputs(answers, labels, {c: [w for w, _ in kw] for c, kw in keywords.items()},
+                                instruction=instruction)
+    return inputs, generated_names(model, inputs, batch_size=batch_size)

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Literal, Union
 import numpy as np
 
 from inbedder.errors import InBedderError, NotFittedError, one_line
+from inbedder.kmeans import canonical_order, kmeans_in_canonical_order  # noqa: F401  (public here too)
 from inbedder.outliers import MinSimilarity, check_min_similarity, mark, nearest_centres, similarity_to, threshold
 from inbedder.vectors import unit_rows
 
@@ -43,38 +44,6 @@ def check_n_clusters(n_clusters: NClusters, texts: Sequence[str] | int) -> None:
         raise InBedderError(f"n_clusters={n_clusters!r} is not a number of clusters; use a whole number such as 6, "
                             "or 'auto'", parameter="n_clusters")
     check_k(n_clusters, texts)
-
-
-def canonical_order(embeddings: np.ndarray, texts: Sequence[str] | None = None) -> np.ndarray:
-    """Row indices in an order that depends on the corpus alone, not on how the file was ordered.
-
-    By text when the texts are known (identical texts have identical vectors), else by the
-    vectors themselves (lexicographically), so callers without texts are order-free too.
-    """
-    if texts is not None:
-        return np.array(sorted(range(len(texts)), key=list(texts).__getitem__), dtype=int)
-    matrix = np.asarray(embeddings)
-    return np.lexsort(matrix.T[::-1]).astype(int) if matrix.size else np.arange(len(matrix))
-
-
-def kmeans_in_canonical_order(
-    embeddings: np.ndarray, n_clusters: int, *, texts: Sequence[str] | None = None, n_init: int = 10,
-    random_state: int = 0,
-) -> tuple[np.ndarray, np.ndarray]:
-    """k-means on the unit rows (float64), fitted in :func:`canonical_order`: (labels, centres).
-
-    k-means' seeding picks rows by position; fitting in a canonical order makes the partition
-    and the cluster numbers a function of the corpus alone. The evaluation's V-measure and the
-    clusterer both come through here, so they agree on the same embeddings.
-    """
-    from sklearn.cluster import KMeans
-
-    unit = unit_rows(embeddings, dtype=np.float64)
-    order = canonical_order(unit, texts)
-    kmeans = KMeans(n_clusters=n_clusters, n_init=n_init, random_state=random_state)
-    labels = np.empty(len(unit), dtype=int)
-    labels[order] = kmeans.fit_predict(unit[order])
-    return labels, kmeans.cluster_centers_
 
 
 def _distinct_rows(unit: np.ndarray) -> int:
@@ -192,7 +161,10 @@ class InstructionClusterer:
             encoded = self._encode(texts, answers=True) if seeds else None  # seeds are matched against answers
         self.texts_ = texts
         if seeds:
-            labels, self.cluster_centers_, self.seed_matches_ = self._seeded(vectors, texts, encoded.answers, seeds)
+            from inbedder.seeding import seeded_kmeans
+
+            labels, self.cluster_centers_, self.seed_matches_ = seeded_kmeans(
+                vectors, texts, encoded.answers, seeds, random_state=self.random_state)
             self.silhouette_scores_ = None
         else:
             labels, self.cluster_centers_, self.silhouette_scores_ = self._cluster(vectors, texts)
@@ -285,18 +257,16 @@ class InstructionClusterer:
         Sets ``generated_names_`` and ``name_prompts_`` (what the generator was shown) and
         returns the names. Needs a causal model.
         """
-        from inbedder.explain import cluster_keywords
-        from inbedder.explain.names import generated_names, name_prompt_inputs
+        from inbedder.explain.names import write_names
 
         self._check_fitted()
         if self.model is None:
             raise InBedderError("naming clusters needs the model that writes the names; pass a model",
                                 parameter="model")
-        answers = self._answers()
-        keywords = cluster_keywords(answers, self.labels_, top_n=top_n_keywords, extra_stopwords=self.instruction)
-        self.name_prompts_ = name_prompt_inputs(answers, self.labels_, {c: [w for w, _ in kw] for c, kw in keywords.items()},
-                                               instruction=self.instruction)
-        self.generated_names_ = generated_names(self.model, self.name_prompts_, batch_size=self.batch_size)
+        self.name_prompts_, self.generated_names_ = write_names(
+            self.model, self._answers(), self.labels_, instruction=self.instruction, top_n_keywords=top_n_keywords,
+            batch_size=self.batch_size,
+        )
         return dict(self.generated_names_)
 
     def label_composition(self) -> pd.DataFrame:
@@ -356,22 +326,6 @@ class InstructionClusterer:
             raise InBedderError(f"embeddings must be a numeric [texts, dim] array with {count} rows, got shape "
                                 f"{matrix.shape}", parameter="embeddings")
         return matrix
-
-    def _seeded(
-        self, vectors: np.ndarray, texts: list[str], answers: Sequence[str], seeds: list[str],
-    ) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
-        """k-means from the seeds' starting centroids (cluster i is the i-th matched seed), refined."""
-        from sklearn.cluster import KMeans
-
-        from inbedder.seeding import seed_centres
-
-        unit = unit_rows(vectors, dtype=np.float64)
-        starts, matches = seed_centres(unit, answers, seeds)
-        order = canonical_order(unit, texts)
-        kmeans = KMeans(n_clusters=len(starts), init=starts, n_init=1, random_state=self.random_state)
-        labels = np.empty(len(unit), dtype=int)
-        labels[order] = kmeans.fit_predict(unit[order])
-        return labels, kmeans.cluster_centers_, matches
 
     def _cluster(self, vectors: np.ndarray, texts: list[str]) -> tuple[np.ndarray, np.ndarray, dict[int, float] | None]:
         """(labels, centres, silhouette per k or None): a fixed k, or the best silhouette of 2..10.

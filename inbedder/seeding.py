@@ -51,3 +51,23 @@ def seed_centres(vectors: np.ndarray, answers: Sequence[str], seeds: Sequence[st
         raise InBedderError(f"fewer than 2 seed answers match any generated answer ({hits}); use words the answers "
                             "contain (see the answer column of a plain run)", parameter="seed_answers")
     return np.stack(centres), counts
+
+
+def seeded_kmeans(
+    vectors: np.ndarray, texts: Sequence[str], answers: Sequence[str], seeds: Sequence[str], *, random_state: int = 0,
+) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
+    """(labels, centres, matches): k-means from the seeds' starting centroids, refined, in canonical order.
+
+    Cluster i is the i-th seed that matched (k-means keeps the order of explicit starting centres).
+    """
+    from sklearn.cluster import KMeans
+
+    from inbedder.kmeans import canonical_order
+
+    unit = unit_rows(vectors, dtype=np.float64)
+    starts, matches = seed_centres(unit, answers, seeds)
+    order = canonical_order(unit, texts)
+    kmeans = KMeans(n_clusters=len(starts), init=starts, n_init=1, random_state=random_state)
+    labels = np.empty(len(unit), dtype=int)
+    labels[order] = kmeans.fit_predict(unit[order])
+    return labels, kmeans.cluster_centers_, matches

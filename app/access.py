@@ -1,4 +1,4 @@
-"""Which models a visitor of the explorer may make the server load.
+"""Which models (and folders) a visitor of the explorer may make the server load.
 
 Loading a model means reading any folder the server can see or downloading any hub id, so a
 page reachable from other machines offers only the embedded model and the shipped adapters,
@@ -103,3 +103,15 @@ def check_model_choice(model: str | None, adapter: str | None, *, allow_any: boo
     shipped = {Path(folder).resolve() for folder in shipped_adapters().values()}
     if adapter not in allowed and Path(adapter).expanduser().resolve() not in shipped:
         raise InBedderError(fix.format(f"adapter {_shown(adapter)}"))
+
+
+def check_server_folders(*, allow_any: bool) -> None:
+    """Refuse, in one line, reading or writing a folder on the server from a page others can reach.
+
+    A path typed into the page names any folder the server can see, as a model path does, so
+    the same rule applies; such a page saves and loads clusterings as .zip downloads and uploads.
+    """
+    if not allow_any:
+        raise InBedderError("this explorer is reachable from other machines, so it reads and writes no folders on "
+                            "the server; download the clustering as a .zip and upload it instead, or start it with "
+                            "`inbedder app --allow-any-model` (or on localhost)")

@@ -11,85 +11,26 @@ or hub id the server can reach.
 Query parameters prefill the controls (for links and the browser test), e.g.
 ``?sample=1&question=What+is+the+sentiment%3F&k=2&limit=48&run=1`` (``k=auto`` for silhouette);
 the sidebar that reads them is :mod:`inbedder.app.sidebar`.
+
+Clusters show with their names ("2 · wait times"; texts far from every centre as "other"),
+and each card can be drilled into with a follow-up question (:mod:`inbedder.app.tree_view`,
+breadcrumbs back up); a clustering can be saved, loaded and have new texts assigned to it
+(:mod:`inbedder.app.saved_view`).
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 
-import numpy as np
-import pandas as pd
 import streamlit as st
 
-from inbedder.app import access, exports, figures, loading, pipeline, projection, sidebar
-from inbedder.app.messages import duration, escape_markdown, for_page, shorten, unexpected
+from inbedder.app import exports, figures, loading, pipeline, projection, saved_view, sidebar, tree_view
+from inbedder.app.messages import count, escape_markdown, for_page, shorten, unexpected
+from inbedder.app.runs import Result, run
 from inbedder.errors import InBedderError
 from inbedder.io import Corpus
 
 logger = logging.getLogger("inbedder.app")
-
-
-@dataclass
-class Result:
-    """A finished clustering as the page keeps it between reruns."""
-
-    corpus_key: tuple
-    corpus: Corpus
-    clustering: pipeline.Clustering
-    projection: projection.Projection
-
-    def table(self) -> pd.DataFrame:
-        table = exports.per_text_table(
-            self.corpus, self.clustering.labels, self.clustering.answers, self.projection.coords
-        )
-        table.insert(0, "point", np.arange(len(table)))  # position on the map; "row" may be an id column
-        return table
-
-
-# --------------------------------------------------------------------------- cached work
-@st.cache_resource(show_spinner="Loading the model (the first time converts it, about 30 s)…", max_entries=2)
-def _model(model: str, adapter: str, cache_folder: str):
-    """One model per (model, adapter, cache folder), shared by every tab of the browser."""
-    return pipeline.load_model(model, adapter)
-
-
-@st.cache_data(show_spinner="Drawing the map (UMAP)…", max_entries=16)
-def _project(embeddings: np.ndarray, limit: int, seed: int) -> projection.Projection:
-    return projection.project(embeddings, limit, seed=seed)
-
-
-# --------------------------------------------------------------------------- running
-def _run(corpus: Corpus, corpus_key: tuple, params: pipeline.RunParams, slot: str) -> Result | None:
-    """Embed (with a progress bar and ETA) and cluster; errors show in the page and return None."""
-    bar = st.progress(0.0, text="Loading the model…")
-    try:
-        loading.check_clusterable(corpus, params.k)
-        pipeline.check_question(params.question)
-        access.check_model_choice(params.model, params.adapter, allow_any=sidebar.allow_any_model())
-        from inbedder.models import cache_dir
-
-        model = _model(params.model or "", params.adapter or "", str(cache_dir()))
-
-        def progress(done: int, total: int, left: float | None) -> None:
-            eta = f" · about {duration(left)} left" if left is not None and done < total else ""
-            bar.progress(done / total, text=f"Embedding: {done:,} of {total:,} texts{eta}")
-
-        progress(0, len(set(corpus.texts)), None)
-        report = pipeline.embed(model, corpus.texts, params.question, method=params.method, progress=progress)
-        bar.progress(1.0, text="Clustering and explaining…")
-        clustering = pipeline.cluster(model, corpus.texts, params, labels=corpus.labels, corpus=corpus)
-        clustering.report = report
-        bar.progress(1.0, text="Drawing the map…")
-        mapped = _project(clustering.embeddings, projection.DISPLAY_LIMIT, params.seed)
-    except InBedderError as error:
-        bar.empty()
-        st.error(for_page(error))
-        return None
-    bar.empty()
-    result = Result(corpus_key, corpus, clustering, mapped)
-    st.session_state[slot] = result
-    return result
 
 
 # --------------------------------------------------------------------------- showing
@@ -105,7 +46,7 @@ def _map(result: Result, key: str, *, height: int = 520) -> None:
     rows = _selected_rows(event)
     if rows:
         st.markdown(f"**{len(rows)} selected text(s)**")
-        columns = [c for c in ("text", "cluster", "answer", "label") if c in table.columns]
+        columns = [c for c in ("text", "cluster", "cluster_name", "answer", "label") if c in table.columns]
         st.dataframe(table.iloc[rows][columns], hide_index=True, width="stretch")
 
 
@@ -125,29 +66,50 @@ def _selected_rows(event) -> list[int]:
 
 
 def _summary(result: Result) -> None:
+    """What was done (cache use, k, V-measure, outliers) and the button that names clusters with the model."""
     clustering = result.clustering
     if clustering.report is not None:
         st.success(clustering.report.message)
-    columns = st.columns(4)
+    columns = st.columns(5)
     columns[0].metric("Texts", f"{len(result.corpus.texts):,}")
     columns[1].metric("Clusters", clustering.k, help="chosen by silhouette" if clustering.silhouettes else None)
     if clustering.v_measure is not None:
         columns[2].metric("V-measure vs labels", f"{clustering.v_measure:.3f}")
+    if clustering.outlier_threshold is not None:
+        columns[3].metric("Outliers (“other”)", f"{clustering.outliers:,}",
+                          help=f"similarity to their centre below {clustering.outlier_threshold:.3f}; kept, as cluster -1")
     if result.corpus.skipped:
-        columns[3].metric("Empty rows skipped", result.corpus.skipped)
+        columns[4].metric("Empty rows skipped", result.corpus.skipped)
     if clustering.silhouettes:
         tried = ", ".join(f"k={k}: {s:.2f}" for k, s in clustering.silhouettes.items())
         st.caption(f"k chosen automatically: {clustering.k} has the best silhouette ({tried}).")
+    if st.button("Name the clusters with the model", key="name_run",
+                 help="Asks the model for a name of at most five words per cluster, from its answers and keywords "
+                      "(instead of the answers' most common phrase)."):
+        try:
+            with st.spinner("Writing cluster names…"):
+                pipeline.name_with_model(clustering)
+            result.downloads.clear()  # the saved clustering carries the names
+        except InBedderError as error:
+            st.error(for_page(error))
 
 
-def _cards(result: Result) -> None:
-    """One card per cluster: size, keyword bars, the texts nearest its centre with their answers."""
+def _card_title(row, label: str) -> str:
+    dot = f"<span style='color:{figures.colour(row.cluster)}'>●</span>"
+    if row.cluster == figures.OUTLIER:
+        return f"{dot} **Other** (cluster -1) · {count(row.size)} far from every centre"
+    return f"{dot} **Cluster {escape_markdown(label)}** · {count(row.size)}"
+
+
+def _cards(result: Result, state) -> None:
+    """One card per cluster: name, size, keyword bars, the texts nearest its centre, and the drill-down."""
     info = result.clustering.info
+    info = info.iloc[sorted(range(len(info)), key=lambda i: info["cluster"].iloc[i] == figures.OUTLIER)]  # "other" last
+    names, bare = figures.cluster_names(info), result.clustering.names
     has_labels = "entropy" in info.columns
     st.subheader("Clusters")
     if has_labels:
         st.caption("Ordered by label entropy: the purest cluster first.")
-        names = figures.cluster_names(info)
         st.plotly_chart(
             figures.composition_figure(result.clustering.composition, list(info["cluster"]), names),
             key="composition", width="stretch",
@@ -155,35 +117,41 @@ def _cards(result: Result) -> None:
     columns = st.columns(2)
     for position, row in enumerate(info.itertuples()):
         with columns[position % 2].container(border=True, key=f"card_{row.cluster}"):
-            dot = f"<span style='color:{figures.colour(row.cluster)}'>●</span>"
-            st.markdown(f"{dot} **Cluster {row.cluster}** · {row.size:,} texts", unsafe_allow_html=True)
+            st.markdown(_card_title(row, names[int(row.cluster)]), unsafe_allow_html=True)
             if has_labels and row.top_label is not None:
                 st.caption(f"Top label: {row.top_label} ({row.top_label_share:.0%}) · entropy {row.entropy:.2f}")
-            if len(row.keywords):
-                st.plotly_chart(
-                    figures.keyword_figure(row.keywords, row.keyword_scores, row.cluster),
-                    key=f"keywords_{row.cluster}", width="stretch", config={"displayModeBar": False},
-                )
-                st.markdown("Keywords: " + ", ".join(escape_markdown(k) for k in row.keywords))
-            else:
-                st.caption("No keywords: the answers in this cluster are all stopwords or empty.")
-            lines = [
-                f"- {escape_markdown(shorten(text, 240))}  \n  → *{escape_markdown(shorten(answer, 100)) or '(no answer)'}*"
-                for text, answer in zip(row.examples, row.example_answers)
-            ]
-            st.markdown("**Nearest the centre**\n\n" + "\n".join(lines))
+            _card_body(row)
+            tree_view.drill_form(state, int(row.cluster), names[int(row.cluster)], bare.get(int(row.cluster)), row.size)
+
+
+def _card_body(row) -> None:
+    """A card's keyword bars and keywords, then its texts nearest the centre with their answers."""
+    if len(row.keywords):
+        st.plotly_chart(
+            figures.keyword_figure(row.keywords, row.keyword_scores, row.cluster),
+            key=f"keywords_{row.cluster}", width="stretch", config={"displayModeBar": False},
+        )
+        st.markdown("Keywords: " + ", ".join(escape_markdown(k) for k in row.keywords))
+    else:
+        st.caption("No keywords: the answers in this cluster are all stopwords or empty.")
+    lines = [
+        f"- {escape_markdown(shorten(text, 240))}  \n  → *{escape_markdown(shorten(answer, 100)) or '(no answer)'}*"
+        for text, answer in zip(row.examples, row.example_answers)
+    ]
+    st.markdown("**Nearest the centre**\n\n" + "\n".join(lines))
 
 
 def _texts(result: Result) -> None:
     query = st.text_input("Search texts and answers", key="search", placeholder="e.g. waiter")
     table = result.table()
     found = pipeline.search(table, query)
-    columns = [c for c in ("text", "cluster", "answer", "label", "id", "row") if c in table.columns]
+    columns = [c for c in ("text", "cluster", "cluster_name", "answer", "similarity", "label", "id", "row")
+               if c in table.columns]
     st.caption(f"{len(found):,} of {len(table):,} texts" + (f" contain “{query}”" if query.strip() else ""))
     st.dataframe(found[columns], hide_index=True, width="stretch", height=480)
 
 
-def _compare(first: Result, corpus: Corpus, corpus_key: tuple, params: pipeline.RunParams) -> None:
+def _compare(first: Result, params: pipeline.RunParams) -> None:
     """A second question on the same texts: two maps, and where each text went under each."""
     st.markdown(f"Question 1: **{escape_markdown(first.clustering.params.question)}** (k = {first.clustering.k})")
     question = st.text_input("Question 2", key="question2")
@@ -191,10 +159,10 @@ def _compare(first: Result, corpus: Corpus, corpus_key: tuple, params: pipeline.
     k = st.number_input("Clusters for question 2", min_value=2, max_value=200, key="k2", disabled=auto)
     second_params = pipeline.RunParams(
         question=" ".join(question.split()), k=None if auto else int(k), method=params.method,
-        model=params.model, adapter=params.adapter, seed=params.seed,
+        model=params.model, adapter=params.adapter, seed=params.seed, min_similarity=params.min_similarity,
     )
     if st.button("Compare", key="compare_run", type="primary"):
-        _run(corpus, corpus_key, second_params, "compare")
+        run(first.corpus, first.corpus_key, second_params, "compare")
     second: Result | None = st.session_state.get("compare")
     if second is None or second.corpus_key != first.corpus_key:
         st.caption("Ask a second question to see how it regroups the same texts.")
@@ -208,6 +176,11 @@ def _compare(first: Result, corpus: Corpus, corpus_key: tuple, params: pipeline.
     with right:
         st.markdown(f"**Q2** · {escape_markdown(second.clustering.params.question)}")
         _map(second, "map_q2", height=420)
+    _agreement(first, second)
+
+
+def _agreement(first: Result, second: Result) -> None:
+    """How alike the two groupings are (AMI), and the flows of texts between their clusters."""
     from sklearn.metrics import adjusted_mutual_info_score
 
     agreement = adjusted_mutual_info_score(first.clustering.labels, second.clustering.labels)
@@ -220,7 +193,7 @@ def _compare(first: Result, corpus: Corpus, corpus_key: tuple, params: pipeline.
 
 def _downloads(result: Result) -> None:
     table = result.table().drop(columns="point")
-    stem = "inbedder-" + "".join(ch if ch.isalnum() else "-" for ch in result.clustering.params.question.lower())[:40].strip("-")
+    stem = saved_view.stem(result)
     st.download_button("Per-text table (CSV)", exports.csv_bytes(table), f"{stem}.csv", "text/csv", key="dl_csv", on_click="ignore")
     st.download_button("Per-text table (Parquet)", exports.parquet_bytes(table), f"{stem}.parquet",
                        "application/octet-stream", key="dl_parquet", on_click="ignore")
@@ -230,48 +203,64 @@ def _downloads(result: Result) -> None:
                                                  "display_limit": projection.DISPLAY_LIMIT}}
     st.download_button("Run parameters (JSON)", exports.json_bytes(record), f"{stem}.run.json", "application/json",
                        key="dl_params", on_click="ignore")
-    st.caption("x and y are the map position; they are empty for texts not drawn on a sampled map.")
+    st.caption("cluster_name and similarity (to the cluster's centre) come with every text; cluster -1 is “other”. "
+               "x and y are the map position; they are empty for texts not drawn on a sampled map.")
 
 
 # --------------------------------------------------------------------------- page
+def _root(corpus: Corpus, corpus_key: tuple, params: pipeline.RunParams, pressed: bool, stop: bool) -> Result | None:
+    """The sidebar's clustering of all the texts: run when asked, or again from the cache when only k or outliers changed."""
+    result: Result | None = st.session_state.get("result")
+    if stop:
+        st.warning("Stopped. Texts embedded so far are cached: press Run to continue where it stopped.")
+    elif pressed:
+        result = run(corpus, corpus_key, params, "result") or result
+    elif result is not None and result.corpus_key == corpus_key and params.same_embeddings(result.clustering.params) \
+            and params != result.clustering.params:
+        result = run(corpus, corpus_key, params, "result") or result  # another k or outlier cut: cached, so instant
+    return result
+
+
 def main() -> None:
     st.title("InBedder explorer")
     st.caption("Cluster your texts by **your** question: a language model answers it for every text, "
                "texts with similar answers are grouped, and the answers' keywords explain each group.")
     autorun = sidebar.apply_query_params()
     chosen = sidebar.data_controls()
-    params, run, stop = sidebar.question_controls()
+    params, pressed, stop = sidebar.question_controls()
     if chosen is None:
         return
     corpus, corpus_key = chosen
-    result: Result | None = st.session_state.get("result")
-    if stop:
-        st.warning("Stopped. Texts embedded so far are cached: press Run to continue where it stopped.")
-    elif run or autorun:
-        result = _run(corpus, corpus_key, params, "result") or result
-    elif result is not None and result.corpus_key == corpus_key and params.same_embeddings(result.clustering.params) \
-            and params.k != result.clustering.params.k:
-        result = _run(corpus, corpus_key, params, "result") or result  # another k: cached, so instant
-    if result is None:
-        st.info("Type a question in the sidebar and press **Run**. "
+    result = _root(corpus, corpus_key, params, pressed or autorun, stop)
+    if result is None or result.corpus_key != corpus_key:
+        st.info("The data changed since the last run: press **Run** to cluster it." if result is not None else
+                "Type a question in the sidebar and press **Run**. "
                 f"Try “{loading.SAMPLE_QUESTIONS[0]}” (k = 4) or “{loading.SAMPLE_QUESTIONS[1]}” (k = 2).")
-        return
-    if result.corpus_key != corpus_key:
-        st.info("The data changed since the last run: press **Run** to cluster it.")
+        with st.expander("Or load a saved clustering and assign these texts to it"):
+            saved_view.load_section(corpus, corpus_key)
         return
     if result.clustering.params != params:
         st.caption(f"Showing the last run: “{escape_markdown(result.clustering.params.question)}”. Press **Run** for the new settings.")
-    overview, texts, compare, download = st.tabs(["Map and clusters", "Texts", "Compare questions", "Export"])
+    state = tree_view.current(result)
+    tree_view.handle_request(state, params.min_similarity)
+    tree_view.breadcrumb_bar(state)
+    shown: Result = state.shown
+    overview, texts, compare, download, keep = st.tabs(
+        ["Map and clusters", "Texts", "Compare questions", "Export", "Save and assign"])
     with overview:
-        _summary(result)
-        _map(result, "map_main")
-        _cards(result)
+        _summary(shown)
+        _map(shown, "map_main")
+        _cards(shown, state)
     with texts:
-        _texts(result)
+        _texts(shown)
     with compare:
-        _compare(result, corpus, corpus_key, params)
+        _compare(shown, params)
     with download:
-        _downloads(result)
+        _downloads(shown)
+    with keep:
+        saved_view.save_section(shown)
+        st.divider()
+        saved_view.load_section(corpus, corpus_key)
 
 
 st.set_page_config(page_title="InBedder explorer", page_icon="🧭", layout="wide")

@@ -1,7 +1,8 @@
 """What the page lets the user download: per-text rows, the cluster summary, the run's parameters.
 
-The per-text table has the text, cluster, answer and map position (x, y; empty for texts not
-drawn on a sampled map); the parameters JSON is the record the CLI writes beside its output,
+The per-text table has the text, cluster (-1: outlier, "other"), answer, cluster name, the
+text's similarity to its centroid and map position (x, y; empty for texts not drawn on a
+sampled map), the columns ``inbedder cluster`` writes plus the map; the parameters JSON is the record the CLI writes beside its output,
 so a download can be traced back to the question, model and settings that produced it.
 """
 
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
@@ -17,12 +19,22 @@ from inbedder.io import Corpus
 from inbedder.report import id_column
 
 
-def per_text_table(corpus: Corpus, labels: np.ndarray, answers: list[str], coords: np.ndarray) -> pd.DataFrame:
-    """One row per text: id (or row), text, cluster, answer, x, y (and the gold label when there is one)."""
-    frame = pd.DataFrame({
-        id_column(corpus): corpus.ids, "text": corpus.texts, "cluster": np.asarray(labels, dtype=int), "answer": answers,
-        "x": coords[:, 0].astype(float), "y": coords[:, 1].astype(float),
-    })
+def per_text_table(
+    corpus: Corpus, labels: np.ndarray, answers: list[str], coords: np.ndarray, *,
+    names: Mapping[int, str] | None = None, similarity: np.ndarray | None = None,
+) -> pd.DataFrame:
+    """One row per text: id (or row), text, cluster, answer, cluster_name, similarity, x, y (and the gold label).
+
+    cluster_name and similarity come when ``names`` and ``similarity`` are given; nothing is dropped:
+    outliers stay, as cluster -1 named "other".
+    """
+    labels = np.asarray(labels, dtype=int)
+    frame = pd.DataFrame({id_column(corpus): corpus.ids, "text": corpus.texts, "cluster": labels, "answer": answers})
+    if names is not None:
+        frame["cluster_name"] = [names.get(int(c), "other" if c == -1 else "") for c in labels]
+    if similarity is not None:
+        frame["similarity"] = np.round(np.asarray(similarity, dtype=float), 6)
+    frame["x"], frame["y"] = coords[:, 0].astype(float), coords[:, 1].astype(float)
     if corpus.labels is not None:
         frame["label"] = corpus.labels
     return frame

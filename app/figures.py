@@ -18,19 +18,33 @@ from inbedder.app.messages import hover_text, shorten
 PALETTE = qualitative.Plotly + qualitative.Dark24
 LABEL_PALETTE = qualitative.Set2 + qualitative.Pastel2  # gold labels: muted, unlike cluster colours
 WEBGL_FROM = 3000  # SVG markers are crisper, WebGL keeps large maps responsive
+OUTLIER, OUTLIER_NAME, OUTLIER_COLOUR = -1, "other", "#9e9e9e"  # texts far from every centroid: grey
 
 
 def colour(cluster: int) -> str:
-    return PALETTE[int(cluster) % len(PALETTE)]
+    """One colour per cluster in every figure; outliers are grey so they read as "not a group"."""
+    return OUTLIER_COLOUR if int(cluster) == OUTLIER else PALETTE[int(cluster) % len(PALETTE)]
 
 
-def cluster_names(info: pd.DataFrame, keywords: int = 3) -> dict[int, str]:
-    """'C2 · food, menu, taste': a cluster's id with its top keywords, for legends and axes."""
-    names = {}
-    for row in info.itertuples():
-        words = ", ".join(list(row.keywords)[:keywords])
-        names[int(row.cluster)] = f"C{row.cluster} · {words}" if words else f"C{row.cluster}"
-    return names
+def cluster_label(cluster: int, name: str | None, keywords: Sequence[str] = (), *, words: int = 2) -> str:
+    """'2 · wait times': the number (to find it in tables) with its name; "other" for outliers.
+
+    A cluster with no name of its own (its answers had no content word: "cluster 2") falls back
+    on its top keywords, then on the bare number.
+    """
+    cluster = int(cluster)
+    if cluster == OUTLIER:
+        return OUTLIER_NAME
+    name = " ".join((name or "").split())
+    if not name or name == f"cluster {cluster}":
+        name = ", ".join(list(keywords)[:words])
+    return f"{cluster} · {name}" if name else str(cluster)
+
+
+def cluster_names(info: pd.DataFrame) -> dict[int, str]:
+    """{cluster: '2 · wait times'} for legends, axes and cards, from the cluster table's names."""
+    names = info["name"] if "name" in info.columns else [None] * len(info)
+    return {int(row.cluster): cluster_label(row.cluster, name, row.keywords) for row, name in zip(info.itertuples(), names)}
 
 
 def map_figure(points: pd.DataFrame, names: Mapping[int, str], *, height: int = 520) -> go.Figure:
@@ -42,14 +56,14 @@ def map_figure(points: pd.DataFrame, names: Mapping[int, str], *, height: int = 
     drawn = points[np.isfinite(points["x"].to_numpy(dtype=float))]
     trace = go.Scattergl if len(drawn) >= WEBGL_FROM else go.Scatter
     figure = go.Figure()
-    for cluster in sorted(drawn["cluster"].unique()):
+    for cluster in sorted(drawn["cluster"].unique(), key=lambda c: (c == OUTLIER, c)):  # "other" last
         part = drawn[drawn["cluster"] == cluster]
         hover = [
             f"{hover_text(text)}<br><i>→ {hover_text(answer, 120)}</i>"
             for text, answer in zip(part["text"], part["answer"])
         ]
         figure.add_trace(trace(
-            x=part["x"], y=part["y"], mode="markers", name=shorten(names.get(int(cluster), f"C{cluster}"), 40),
+            x=part["x"], y=part["y"], mode="markers", name=shorten(names.get(int(cluster), str(cluster)), 40),
             marker=dict(color=colour(cluster), size=7 if len(drawn) < 2000 else 4, opacity=0.85),
             customdata=part[["point"]].to_numpy(), text=hover,
             hovertemplate="%{text}<extra>%{fullData.name}</extra>",
@@ -83,7 +97,7 @@ def composition_figure(composition: pd.DataFrame, order: Sequence[int], names: M
     for position, label in enumerate(composition.columns):
         figure.add_trace(go.Bar(
             marker_color=LABEL_PALETTE[position % len(LABEL_PALETTE)],
-            y=[names.get(int(c), f"C{c}") for c in rows], x=composition.loc[rows, label].tolist(),
+            y=[names.get(int(c), str(c)) for c in rows], x=composition.loc[rows, label].tolist(),
             name=str(label), orientation="h",
         ))
     figure.update_layout(
@@ -97,8 +111,8 @@ def composition_figure(composition: pd.DataFrame, order: Sequence[int], names: M
 def crosstab_figure(table: pd.DataFrame, names_a: Mapping[int, str], names_b: Mapping[int, str]) -> go.Figure:
     """Heatmap of texts per (cluster under question 1, cluster under question 2)."""
     figure = go.Figure(go.Heatmap(
-        z=table.to_numpy(), x=[shorten(names_b.get(int(c), f"C{c}"), 28) for c in table.columns],
-        y=[shorten(names_a.get(int(c), f"C{c}"), 28) for c in table.index],
+        z=table.to_numpy(), x=[shorten(names_b.get(int(c), str(c)), 28) for c in table.columns],
+        y=[shorten(names_a.get(int(c), str(c)), 28) for c in table.index],
         colorscale="Blues", text=table.to_numpy(), texttemplate="%{text}", showscale=False,
         hovertemplate="%{y} → %{x}: %{z} texts<extra></extra>",
     ))
@@ -113,7 +127,7 @@ def sankey_figure(table: pd.DataFrame, names_a: Mapping[int, str], names_b: Mapp
     """Flows of texts from question 1's clusters (left) to question 2's (right)."""
     left = [int(c) for c in table.index]
     right = [int(c) for c in table.columns]
-    labels = [f"Q1 {names_a.get(c, f'C{c}')}" for c in left] + [f"Q2 {names_b.get(c, f'C{c}')}" for c in right]
+    labels = [f"Q1 {names_a.get(c, str(c))}" for c in left] + [f"Q2 {names_b.get(c, str(c))}" for c in right]
     sources, targets, values, colours = [], [], [], []
     for i, a in enumerate(left):
         for j, b in enumerate(right):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path, PurePath
@@ -156,3 +156,11 @@ def check_clusterable(corpus: Corpus, k: int | None) -> None:
         )
     if k is not None and k < 2:
         raise InBedderError(f"k = {k} is too small; ask for at least 2 clusters")
+
+
+def subset(corpus: Corpus, rows: Sequence[int], note: str) -> Corpus:
+    """The texts at ``rows`` (ids and labels kept), e.g. one cluster's texts for a follow-up question."""
+    keep = [int(i) for i in rows]
+    labels = None if corpus.labels is None else [corpus.labels[i] for i in keep]
+    return replace(corpus, texts=[corpus.texts[i] for i in keep], ids=[corpus.ids[i] for i in keep], labels=labels,
+                   skipped=0, notes=[*corpus.notes, note])

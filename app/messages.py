@@ -26,6 +26,7 @@ CONTROLS = {
     "batch_size": "the batch size",
     "top_n_keywords": "the number of keywords",
     "top_n": "the number of keywords",
+    "min_similarity": "the Outliers setting",
 }
 """Parameter -> what the page calls the control that sets it."""
 
@@ -109,6 +110,11 @@ def shorten(text: str, width: int) -> str:
 def hover_text(text: str, width: int = 280, *, line: int = 60) -> str:
     """Plotly hover label: shortened, HTML-escaped and wrapped with <br> so it stays narrow."""
     return "<br>".join(html.escape(part) for part in textwrap.wrap(shorten(text, width), line)) or "(empty)"
+
+
+def count(number: int, noun: str = "text") -> str:
+    """"1 text", "12 texts": counts in the page's sentences."""
+    return f"{number:,} {noun}" + ("" if number == 1 else "s")
 
 
 def duration(seconds: float) -> str:

@@ -6,7 +6,8 @@ it is done, so a run stopped half-way (Streamlit stops a script by raising from 
 call, here the progress bar's update inside the callback) resumes where it stopped, and a second
 run with another k, or a question asked before, reuses the cached embeddings, which the report
 counts (``Encoded.cached``). Clustering is :class:`InstructionClusterer` itself, automatic k
-included, so the page shows what the CLI computes.
+and outliers (cluster -1, "other") included, so the page shows what the CLI computes;
+:func:`assign` sorts texts into a saved clustering as ``inbedder assign`` does.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import pandas as pd
 from inbedder.errors import InBedderError
 
 if TYPE_CHECKING:
+    from inbedder.clustering import InstructionClusterer
     from inbedder.embedder import InBedder
     from inbedder.io import Corpus
 
@@ -43,10 +45,12 @@ class RunParams:
     model: str | None = None  # None: the embedded SmolLM2-135M-Instruct
     adapter: str | None = None
     seed: int = 0
+    min_similarity: float | str | None = None  # outliers: None (off), "auto" (5th percentile) or a cosine
 
     def same_embeddings(self, other: "RunParams | None") -> bool:
-        """True when only k differs, so the embeddings of ``other`` are those of this run."""
-        return other is not None and asdict(self) | {"k": None} == asdict(other) | {"k": None}
+        """True when only k or the outlier cut differ, so the embeddings of ``other`` are those of this run."""
+        ignored = {"k": None, "min_similarity": None}
+        return other is not None and asdict(self) | ignored == asdict(other) | ignored
 
 
 @dataclass
@@ -82,6 +86,18 @@ class Clustering:
     record: dict  # the run's parameters and results, as the CLI writes beside its output
     silhouettes: dict[int, float] = field(default_factory=dict)  # k -> score, when k was "auto"
     report: EmbedReport | None = None
+    clusterer: InstructionClusterer | None = None  # the fitted clusterer: names, saving, drill-down
+    similarity: np.ndarray | None = None  # each text's cosine to its centroid
+    outlier_threshold: float | None = None  # texts below it are cluster -1, "other"
+
+    @property
+    def names(self) -> dict[int, str]:
+        """{cluster: name}: generated names where asked for, else the answers' phrase; -1 is "other"."""
+        return self.clusterer.display_names() if self.clusterer is not None else {}
+
+    @property
+    def outliers(self) -> int:
+        return int((self.labels == -1).sum())
 
 
 def load_model(model: str | None = None, adapter: str | None = None) -> InBedder:
@@ -99,6 +115,20 @@ def check_question(question: str) -> str:
     return question
 
 
+def _reporter(total: int, progress: Progress | None) -> Callable[[int, int], None] | None:
+    """The model's (done, to do) callback as the page's (done of total, seconds left): cached texts count as done."""
+    if progress is None:
+        return None
+    started = time.perf_counter()
+
+    def report(done: int, todo: int) -> None:  # the model counts only the texts it embeds
+        spent = time.perf_counter() - started
+        left = spent / done * (todo - done) if done else None
+        progress(total - todo + done, total, left)
+
+    return report
+
+
 def embed(
     model: InBedder, texts: Sequence[str], question: str, *, method: str | None = None,
     progress: Progress | None = None, batch_size: int = 16,
@@ -111,17 +141,10 @@ def embed(
     question = check_question(question)
     total = len(set(texts))
     started = time.perf_counter()
-
-    def report(done: int, todo: int) -> None:  # the model counts only the texts it embeds
-        cached = total - todo
-        spent = time.perf_counter() - started
-        left = spent / done * (todo - done) if done else None
-        progress(cached + done, total, left)
-
     with _MODEL_LOCK:
         encoded = model.encode_with_answers(
             list(texts), question, method=method, batch_size=batch_size, show_progress_bar=False,
-            progress=report if progress is not None else None,
+            progress=_reporter(total, progress),
         )
     return EmbedReport(total, encoded.cached, time.perf_counter() - started)
 
@@ -139,7 +162,7 @@ def cluster(
     with _MODEL_LOCK:
         clusterer = InstructionClusterer(
             model, question, n_clusters="auto" if params.k is None else params.k, method=params.method,
-            random_state=params.seed, show_progress_bar=False,
+            random_state=params.seed, min_similarity=params.min_similarity, show_progress_bar=False,
         ).fit(texts, labels)
         info = clusterer.cluster_info(top_n_keywords=top_n_keywords, n_examples=n_examples)
     composition = clusterer.label_composition() if labels is not None else None
@@ -148,7 +171,52 @@ def cluster(
     return Clustering(
         params, clusterer.n_clusters_, clusterer.labels_.astype(int), clusterer.answers_, clusterer.embeddings_, info,
         clusterer.v_measure_, composition, record, dict(clusterer.silhouette_scores_ or {}),
+        clusterer=clusterer, similarity=clusterer.similarity_, outlier_threshold=clusterer.outlier_threshold_,
     )
+
+
+def name_with_model(clustering: Clustering, *, top_n_keywords: int = 8, n_examples: int = 4) -> None:
+    """Ask the generator for a name of at most five words per cluster; the cards and legend then show them."""
+    if clustering.clusterer is None:
+        raise InBedderError("this clustering has no model to write names with; run it again")
+    with _MODEL_LOCK:
+        clustering.clusterer.name_clusters(top_n_keywords=top_n_keywords)
+        info = clustering.clusterer.cluster_info(top_n_keywords=top_n_keywords, n_examples=n_examples)
+    clustering.info = info
+
+
+def assign(
+    clusterer: InstructionClusterer, corpus: Corpus, *, progress: Progress | None = None, batch_size: int = 16,
+) -> pd.DataFrame:
+    """Sort a corpus into a saved clustering: id, text, cluster (-1: other), answer, cluster_name, similarity.
+
+    Embedded with the saved settings (through the cache, with progress), as ``inbedder assign`` does.
+    """
+    from inbedder.report import id_column
+
+    texts = list(corpus.texts)
+    with _MODEL_LOCK:
+        encoded = clusterer.model.encode_with_answers(
+            texts, clusterer.instruction, method=clusterer.method_, batch_size=batch_size,
+            show_progress_bar=False, normalize_embeddings=True, progress=_reporter(len(set(texts)), progress),
+        )
+        labels, similarity = clusterer.predict(texts, embeddings=encoded.embeddings, return_similarity=True)
+    names = clusterer.display_names() | {-1: "other"}
+    return pd.DataFrame({
+        id_column(corpus): corpus.ids, "text": texts, "cluster": labels.astype(int), "answer": encoded.answers,
+        "cluster_name": [names.get(int(c), "") for c in labels], "similarity": np.round(similarity, 6),
+    })
+
+
+def assigned_sizes(frame: pd.DataFrame, names: dict[int, str], n_clusters: int) -> pd.DataFrame:
+    """Texts per saved cluster (empty ones included, "other" last when present): cluster, name, texts, share."""
+    counts = frame["cluster"].value_counts()
+    clusters = list(range(n_clusters)) + ([-1] if -1 in counts.index else [])
+    sizes = [int(counts.get(c, 0)) for c in clusters]
+    return pd.DataFrame({
+        "cluster": clusters, "name": [names.get(c, "other" if c == -1 else "") for c in clusters],
+        "texts": sizes, "share": [round(n / max(1, len(frame)), 4) for n in sizes],
+    })
 
 
 def crosstab(first: np.ndarray, second: np.ndarray) -> pd.DataFrame:

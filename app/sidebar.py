@@ -1,4 +1,4 @@
-"""The explorer's sidebar: where the texts come from, the question, k, model and method.
+"""The explorer's sidebar: where the texts come from, the question, k, outliers, model and method.
 
 Controls take their defaults from session state (not ``value=``), so the URL's query
 parameters can prefill them (:func:`apply_query_params`). Each function lays out its part of
@@ -19,6 +19,7 @@ from inbedder.io import Corpus
 NONE = "(none)"
 SAMPLE, UPLOAD = "Sample: 256 restaurant reviews", "Upload a file"
 DEFAULT_METHOD = "default (1st-gen; avg-gen for masked LMs)"
+OUTLIERS_OFF, OUTLIERS_AUTO, OUTLIERS_MIN = "off", "auto (5th percentile)", "minimum similarity"
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
@@ -45,7 +46,30 @@ DEFAULTS = {
     "source": SAMPLE, "sample_label": loading.SAMPLE_LABEL_COLUMNS[0], "limit": 0,
     "question": loading.SAMPLE_QUESTIONS[0], "k": 4, "k_auto": False,
     "question2": loading.SAMPLE_QUESTIONS[1], "k2": 2, "k2_auto": False,
+    "outliers": OUTLIERS_OFF, "min_similarity": 0.7,
 }
+
+
+def min_similarity(choice: str, value: float) -> float | str | None:
+    """The outlier control as ``InstructionClusterer(min_similarity=…)``: None, "auto" or the slider's cosine."""
+    if choice == OUTLIERS_AUTO:
+        return "auto"
+    if choice == OUTLIERS_MIN:
+        return round(float(value), 3)
+    return None
+
+
+def _outliers_from_query(value: str) -> None:
+    """``outliers=off|auto|0.65`` in the URL sets the outlier control (anything else is ignored)."""
+    if value in ("off", "auto"):
+        st.session_state["outliers"] = OUTLIERS_OFF if value == "off" else OUTLIERS_AUTO
+        return
+    try:
+        cut = float(value)
+    except ValueError:
+        return
+    if 0.0 <= cut <= 1.0:
+        st.session_state["outliers"], st.session_state["min_similarity"] = OUTLIERS_MIN, cut
 
 
 def apply_query_params() -> bool:
@@ -76,6 +100,8 @@ def apply_query_params() -> bool:
             st.session_state[f"{target}_auto"] = False
     if (query.get("limit") or "").isdigit():
         st.session_state["limit"] = int(query["limit"])
+    if "outliers" in query:
+        _outliers_from_query(query["outliers"])
     return query.get("run") in ("1", "true", "yes")
 
 
@@ -135,6 +161,20 @@ def data_controls() -> tuple[Corpus, tuple] | None:
     return limited, (*key, int(limit))
 
 
+def outlier_controls() -> float | str | None:
+    """Off, auto or a minimum similarity: texts far from their centroid become "other" (-1), never dropped."""
+    choice = st.sidebar.radio(
+        "Outliers (“other”)", (OUTLIERS_OFF, OUTLIERS_AUTO, OUTLIERS_MIN), key="outliers",
+        help="Texts whose similarity to their cluster's centre is low are labelled “other” (cluster -1). "
+             "They stay in every table and export; auto marks the least similar 5%.",
+    )
+    value = st.sidebar.slider(
+        "Minimum similarity to the centre", min_value=0.0, max_value=1.0, step=0.01, key="min_similarity",
+        disabled=choice != OUTLIERS_MIN, help="Cosine similarity of a text's embedding to its centroid.",
+    )
+    return min_similarity(choice, value)
+
+
 def question_controls() -> tuple[pipeline.RunParams, bool, bool]:
     """The question, k, model and method; and whether Run or Stop was pressed."""
     from inbedder.methods import METHODS
@@ -146,6 +186,7 @@ def question_controls() -> tuple[pipeline.RunParams, bool, bool]:
     )
     auto = st.sidebar.checkbox("Choose k automatically (silhouette, 2–10)", key="k_auto")
     k = st.sidebar.number_input("Clusters (k)", min_value=2, max_value=200, key="k", disabled=auto)
+    outliers = outlier_controls()
     with st.sidebar.expander("Model and method"):
         if allow_any_model():
             model = st.text_input("Model (hub id or folder; empty: the embedded SmolLM2-135M-Instruct)", key="model")
@@ -169,7 +210,7 @@ def question_controls() -> tuple[pipeline.RunParams, bool, bool]:
     params = pipeline.RunParams(
         question=" ".join(question.split()), k=None if auto else int(k),
         method=None if method == DEFAULT_METHOD else method, model=model.strip() or None,
-        adapter=adapter.strip() or None,
+        adapter=adapter.strip() or None, min_similarity=outliers,
     )
     left, right = st.sidebar.columns(2)
     run = left.button("Run", type="primary", key="run", width="stretch")

@@ -1,18 +1,25 @@
-"""A minimal headless-Chromium driver over the DevTools protocol, for the explorer's browser test.
+"""A minimal headless-Chromium driver over the DevTools protocol, for the explorer's browser tests.
 
 No selenium or playwright here: Chromium's own ``--remote-debugging-port`` plus the websockets
-package (a Streamlit dependency) are enough to open a page, wait for elements, read the DOM
-and take a screenshot. The page is a real browser running Streamlit's JavaScript.
+package (a Streamlit dependency) are enough to open a page, wait for elements, click, type,
+read the DOM and take a screenshot. The page is a real browser running Streamlit's JavaScript,
+served by a real ``inbedder app`` (:func:`served_explorer`).
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import os
 import shutil
+import signal
+import socket
 import subprocess
+import sys
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from websockets.sync.client import connect
@@ -82,6 +89,27 @@ class Chromium:
             time.sleep(interval)
         return False
 
+    def click(self, selector: str) -> bool:
+        """Click the first element matching a CSS selector (React sees a real click event); False if none."""
+        return bool(self.evaluate(
+            f"(() => {{ const e = document.querySelector({json.dumps(selector)}); if (!e) return false; "
+            "e.scrollIntoView({block: 'center'}); e.click(); return true; })()"
+        ))
+
+    def type_into(self, selector: str, text: str) -> bool:
+        """Focus an input and type ``text`` as keyboard input (so React's onChange fires); False if none."""
+        found = self.evaluate(
+            f"(() => {{ const e = document.querySelector({json.dumps(selector)}); if (!e) return false; "
+            "e.scrollIntoView({block: 'center'}); e.focus(); e.select(); return true; })()"
+        )
+        if found:
+            self.call("Input.insertText", text=text)
+        return bool(found)
+
+    def text(self, selector: str) -> str:
+        """The innerText of the first element matching ``selector`` ("" when there is none)."""
+        return self.evaluate(f"(document.querySelector({json.dumps(selector)}) || {{innerText: ''}}).innerText") or ""
+
     def screenshot(self, path: Path) -> Path:
         data = self.call("Page.captureScreenshot", format="png")["data"]
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -103,3 +131,46 @@ class Chromium:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_healthy(url: str, server: subprocess.Popen, timeout: float) -> None:
+    """Wait for Streamlit's health endpoint; fail at once if the server exits."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise AssertionError(f"`inbedder app` exited with status {server.returncode}")
+        try:
+            if urllib.request.urlopen(url + "/_stcore/health", timeout=5).read().strip() == b"ok":
+                return
+        except OSError:
+            pass
+        time.sleep(0.5)
+    raise AssertionError("the explorer did not answer on /_stcore/health in time")
+
+
+@contextmanager
+def served_explorer(log: Path, timeout: float = 180) -> Iterator[str]:
+    """A real ``inbedder app`` on a free loopback port (its URL); the server's process group ends afterwards."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    with log.open("w") as out:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "inbedder.cli", "app", "--port", str(port), "--host", "127.0.0.1", "--no-browser"],
+            stdout=out, stderr=subprocess.STDOUT, env=os.environ.copy(), start_new_session=True,
+        )
+        try:
+            wait_healthy(url, server, timeout=timeout)
+            yield url
+        finally:
+            os.killpg(server.pid, signal.SIGTERM)
+            try:
+                server.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(server.pid, signal.SIGKILL)
+                server.wait(timeout=20)

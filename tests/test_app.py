@@ -1,4 +1,5 @@
-"""The explorer (issue #6): upload checks, map layout, the page in AppTest and in a real browser.
+"""The explorer (issues #6, #10): upload checks, map layout, names, outliers, the drill-down tree,
+saving and assigning, the page in AppTest and in a real browser (drill-down: test_app_drilldown.py).
 
 The page tests use the real embedded model on the first 24 sample reviews and share one cache
 (module scope), so the browser test finds the embeddings the AppTest run made.
@@ -9,17 +10,17 @@ from __future__ import annotations
 import io
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 import urllib.parse
-import urllib.request
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from browser_cdp import free_port as _free_port
+from browser_cdp import wait_healthy as _wait_healthy
 
 from inbedder.app import access, exports, figures, loading, pipeline, projection
 from inbedder.app.cli import EXPLORER, streamlit_command
@@ -156,7 +157,7 @@ def test_figures_and_exports_from_a_clustering_table():
                          "keyword_scores": [[0.9, 0.5], []], "examples": [["a", "b"], ["c"]],
                          "example_answers": [["x", "y"], ["z"]]})
     names = figures.cluster_names(info)
-    assert names == {1: "C1 · food, taste", 0: "C0"}
+    assert names == {1: "1 · food, taste", 0: "0"}  # no names yet: the top keywords, else the number
     points = pd.DataFrame({"point": [0, 1, 2], "x": [0.0, 1.0, np.nan], "y": [0.0, 1.0, np.nan],
                            "cluster": [1, 1, 0], "text": ["a", "b", "c"], "answer": ["x", "y", "z"]})
     figure = figures.map_figure(points, names)
@@ -271,10 +272,13 @@ def test_page_shows_a_picker_instead_of_free_model_fields_when_public(allow, mon
     assert not app.exception and not app.error
     free_fields = {field.key for field in app.text_input} & {"model", "adapter"}
     pickers = {box.key for box in app.selectbox} & {"model_choice", "adapter_choice"}
+    folders = {field.key for field in app.text_input} & {"load_folder", "save_folder"}
     if allow == "1":
         assert free_fields == {"model", "adapter"} and not pickers
+        assert folders == {"load_folder"}  # no clustering yet: only loading one
     else:
         assert not free_fields and pickers == {"model_choice", "adapter_choice"}
+        assert not folders and app.get("file_uploader")  # a public page loads a clustering from an upload only
         assert app.selectbox(key="adapter_choice").options == list(access.adapter_choices())
 
 
@@ -418,7 +422,8 @@ def test_page_clusters_the_sample_then_reclusters_another_k_from_the_cache(page_
     app.checkbox(key="k_auto").check().run()
     assert any(text.startswith("k chosen automatically") for text in _texts(app.caption))
     assert [button.proto.label for button in app.get("download_button")] == [
-        "Per-text table (CSV)", "Per-text table (Parquet)", "Cluster summary (CSV)", "Run parameters (JSON)"
+        "Per-text table (CSV)", "Per-text table (Parquet)", "Cluster summary (CSV)", "Run parameters (JSON)",
+        "Save clustering (.zip)",
     ]
     assert _rows(page_cache) - rows in (ROWS, ROWS + 1)  # only question 2 was embedded (+ its answer-prefix probe)
     app.checkbox(key="k_auto").uncheck().run()
@@ -436,26 +441,6 @@ def test_page_clusters_the_sample_then_reclusters_another_k_from_the_cache(page_
     app.button(key="run").click().run()
     assert _texts(app.error) and "type a question first" in _texts(app.error)[0]
     assert not app.exception
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _wait_healthy(url: str, server: subprocess.Popen, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise AssertionError(f"`inbedder app` exited with status {server.returncode}")
-        try:
-            if urllib.request.urlopen(url + "/_stcore/health", timeout=5).read().strip() == b"ok":
-                return
-        except OSError:
-            pass
-        time.sleep(0.5)
-    raise AssertionError("the explorer did not answer on /_stcore/health in time")
 
 
 CARDS = "document.querySelectorAll('[class*=\"st-key-card_\"]').length"
@@ -566,3 +551,230 @@ def test_library_errors_name_page_controls_through_one_table():
     assert PAGE_NAMES["id_column"] == "the id column" and "top_n_keywords" in PAGE_NAMES
     error = InBedderError("cannot read /tmp/inbedder-upload-x/r.csv: pass id_column", parameter="id_column")
     assert for_page(error, {"/tmp/inbedder-upload-x/r.csv": "r.csv"}) == "cannot read r.csv: pass the id column"
+
+
+# --------------------------------------------------------------------------- names, outliers, question trees (#10)
+def test_cluster_labels_show_names_and_outliers_are_a_grey_other_drawn_last():
+    info = pd.DataFrame({"cluster": [2, -1, 0], "name": ["wait times", "other", "cluster 0"], "size": [2, 1, 1],
+                         "keywords": [["wait", "slow"], ["misc"], ["menu", "dish", "x"]]})
+    names = figures.cluster_names(info)
+    assert names == {2: "2 · wait times", -1: "other", 0: "0 · menu, dish"}  # "cluster 0" is no name: keywords
+    assert figures.cluster_label(3, "", ()) == "3" and figures.cluster_label(1, "  slow  service ") == "1 · slow service"
+    assert figures.colour(-1) == figures.OUTLIER_COLOUR and figures.colour(-1) not in figures.PALETTE[:10]
+    points = pd.DataFrame({"point": [0, 1, 2, 3], "x": [0.0, 1.0, 2.0, 3.0], "y": [0.0, 1.0, 2.0, 3.0],
+                           "cluster": [-1, 2, 0, 2], "text": list("abcd"), "answer": list("wxyz")})
+    figure = figures.map_figure(points, names)
+    assert [trace.name for trace in figure.data] == ["0 · menu, dish", "2 · wait times", "other"]
+    assert figure.data[-1].marker.color == figures.OUTLIER_COLOUR
+
+
+def test_exports_carry_cluster_name_and_similarity_and_keep_outliers():
+    corpus = loading.read_upload("t.csv", _csv("text\na\nb\nc\n"))
+    rows = exports.per_text_table(corpus, np.array([1, -1, 0]), ["x", "y", "z"], np.zeros((3, 2)),
+                                  names={0: "food", 1: "wait times", -1: "other"}, similarity=np.array([0.91, 0.2, 0.8]))
+    assert list(rows.columns) == ["row", "text", "cluster", "answer", "cluster_name", "similarity", "x", "y"]
+    assert rows["cluster_name"].tolist() == ["wait times", "other", "food"] and len(rows) == 3  # nothing dropped
+    assert rows["similarity"].tolist() == [0.91, 0.2, 0.8]
+
+
+def test_outlier_control_becomes_min_similarity():
+    from inbedder.app import sidebar
+
+    assert sidebar.min_similarity(sidebar.OUTLIERS_OFF, 0.7) is None
+    assert sidebar.min_similarity(sidebar.OUTLIERS_AUTO, 0.7) == "auto"
+    assert sidebar.min_similarity(sidebar.OUTLIERS_MIN, 0.6549) == 0.655
+    base = pipeline.RunParams("q?", 4)
+    moved = pipeline.RunParams("q?", 3, min_similarity="auto")
+    assert base.same_embeddings(moved) and not base.same_embeddings(pipeline.RunParams("other?", 4))
+    assert for_page(InBedderError("pass min_similarity='auto'", parameter="min_similarity")).startswith("pass the Outliers")
+
+
+def _step(cluster: int, label: str, question: str) -> "tree.Step":
+    from inbedder.app import tree
+
+    return tree.Step(cluster, label, question)
+
+
+def test_breadcrumbs_name_every_level_and_all_but_the_current_go_back():
+    from inbedder.app import tree
+
+    path = (_step(2, "2 · wait times", "What went wrong with the service?"),)
+    crumbs = tree.breadcrumbs(256, "What aspect is discussed?", path)
+    assert tree.path_text(crumbs) == "All 256 texts › What aspect is discussed? › 2 · wait times › What went wrong with the service?"
+    assert [(c.depth, c.current, c.kind) for c in crumbs] == [
+        (0, False, "texts"), (0, False, "question"), (1, True, "texts"), (1, True, "question")]
+    root = tree.breadcrumbs(1234, "Q?", ())
+    assert tree.path_text(root) == "All 1,234 texts › Q?" and all(c.current for c in root)
+
+
+def test_question_tree_keeps_every_opened_clustering_so_going_back_is_instant():
+    from inbedder.app import tree
+
+    root, child, grandchild, other = object(), object(), object(), object()
+    state = tree.QuestionTree(root)
+    assert state.shown is root and state.depth == 0 and state.node_id() == 0
+    first, second = _step(2, "2 · wait times", "Why?"), _step(0, "0 · rude staff", "Who?")
+    assert state.child(first) is None
+    state.descend(first, child)
+    state.descend(second, grandchild)
+    assert state.shown is grandchild and state.depth == 2 and state.node_id() == 2
+    state.go_to(0)
+    assert state.shown is root and state.child(first) is child  # kept: drilling the same step again runs nothing
+    state.descend(first, state.child(first))
+    assert state.child(second) is grandchild
+    state.go_to(-3)
+    assert state.current == ()
+    state.descend(_step(1, "1 · food", "Why?"), other, path=())  # a sibling, asked from a card of the root
+    assert state.shown is other and len(state.nodes) == 4
+    assert tree.reset_if_new_root(state, root) is state
+    fresh = tree.reset_if_new_root(state, object())
+    assert fresh is not state and fresh.nodes == {(): fresh.root} and fresh.current == ()
+    assert tree.parent_record("Q?", 2, "wait times", 12)["instruction"] == "Q?"
+
+
+def test_subset_keeps_ids_and_labels_of_the_chosen_rows():
+    corpus = loading.read_upload("t.csv", _csv("id,text,label\n7,a,p\n8,b,q\n9,c,p\n"), label_column="label")
+    part = loading.subset(corpus, np.array([2, 0]), "cluster 1's texts")
+    assert (part.texts, part.ids, part.labels) == (["c", "a"], ["9", "7"], ["p", "p"])
+    assert part.notes[-1] == "cluster 1's texts" and corpus.texts == ["a", "b", "c"]
+
+
+def test_folders_on_the_server_are_read_and_written_only_from_a_local_page():
+    access.check_server_folders(allow_any=True)
+    with pytest.raises(InBedderError, match=r"reads and writes no folders on the server; download the clustering as a "
+                                            r"\.zip") as caught:
+        access.check_server_folders(allow_any=False)
+    assert "\n" not in str(caught.value)
+
+
+REVIEWS = [f"review {i}: the {topic} was {mood}" for i, (topic, mood) in enumerate(
+    [(t, m) for t in ("food", "service", "price", "music") for m in ("great", "awful", "fine")])]
+
+
+@pytest.fixture
+def fitted(tiny_models):
+    """A tiny model's clustering of 12 reviews with automatic outliers, fitted as the page fits one."""
+    model = pipeline.load_model(tiny_models["llama"], "none")
+    params = pipeline.RunParams("What is the review about?", 3, min_similarity="auto")
+    pipeline.embed(model, REVIEWS, params.question)
+    return pipeline.cluster(model, REVIEWS, params)
+
+
+def test_saved_zip_loads_back_and_assigns_with_names_and_similarity(fitted, tmp_path):
+    from inbedder.app import saved
+    from inbedder.clustering import InstructionClusterer
+    from inbedder.persistence import read_record
+
+    assert fitted.outliers >= 1 and fitted.names[-1] == "other" and fitted.outlier_threshold is not None
+    data = saved.zip_bytes(fitted.clusterer, "reviews")
+    import zipfile
+
+    assert sorted(zipfile.ZipFile(io.BytesIO(data)).namelist()) == ["reviews/centroids.safetensors", "reviews/clustering.json"]
+    with saved.unzipped("reviews.zip", data) as folder:
+        loaded = InstructionClusterer.load(folder, model=fitted.clusterer.model)
+    assert not folder.exists()  # the upload's temporary copy is gone
+    frame = pipeline.assign(loaded, loading.read_upload("new.txt", "\n".join(REVIEWS).encode()))
+    assert list(frame.columns) == ["row", "text", "cluster", "answer", "cluster_name", "similarity"]
+    assert frame["cluster"].tolist() == fitted.labels.tolist()  # the fitted texts get back their clusters
+    assert np.allclose(frame["similarity"], fitted.similarity, atol=1e-5)
+    assert set(frame.loc[frame["cluster"] == -1, "cluster_name"]) == {"other"}
+    sizes = pipeline.assigned_sizes(frame, loaded.display_names(), loaded.n_clusters_)
+    assert sizes["cluster"].tolist()[-1] == -1 and sizes["texts"].sum() == len(REVIEWS)
+    record = read_record(fitted.clusterer.save(tmp_path / "c"))
+    assert "“What is the review about?” · 3 clusters · fitted on 12 texts · “other” below similarity" in saved.describe(record)
+
+
+def _zip(members: dict[str, bytes]) -> bytes:
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("case", ["not a zip", "missing", "twice", "too big", "escape"])
+def test_bad_clustering_uploads_are_refused_in_one_line(case, monkeypatch):
+    from inbedder.app import saved
+
+    monkeypatch.setattr(saved, "MAX_MEMBER_MB", 0.001)
+    uploads = {
+        "not a zip": (b"PK no", "is not a .zip file"),
+        "missing": (_zip({"c/clustering.json": b"{}"}), "has no centroids.safetensors"),
+        "twice": (_zip({"a/clustering.json": b"{}", "b/clustering.json": b"{}", "centroids.safetensors": b""}),
+                  "more than one clustering.json"),
+        "too big": (_zip({"clustering.json": b"x" * 5000, "centroids.safetensors": b""}), "is 0 MB; a saved"),
+        "escape": (_zip({"../../clustering.json": b"{}", "centroids.safetensors": b"", "../evil.py": b"x"}), None),
+    }
+    data, expected = uploads[case]
+    if expected is None:  # members are written by their base name only, inside the temporary folder
+        with saved.unzipped("c.zip", data) as folder:
+            assert sorted(p.name for p in folder.parent.rglob("*") if p.is_file()) == ["centroids.safetensors", "clustering.json"]
+        return
+    with pytest.raises(InBedderError, match=expected) as caught:
+        with saved.unzipped("c.zip", data):
+            pass
+    assert "\n" not in str(caught.value) and "c.zip" in str(caught.value)
+
+
+def _cards_shown(app) -> list[str]:
+    return [text for text in _texts(app.markdown) if "**Cluster " in text or "**Other**" in text]
+
+
+def _drill(app, cluster: int, question: str, node: int = 0):
+    app.text_input(key=f"drill_question_{node}_{cluster}").set_value(question)
+    return app.button(key=f"drill_run_{node}_{cluster}").click().run()
+
+
+def test_page_names_outliers_drills_down_goes_back_saves_loads_and_assigns(tiny_models, tmp_path, monkeypatch):
+    """The whole analyst loop in AppTest with a tiny model (the browser test does the drill-down for real)."""
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv(access.ENV, "1")
+    app = AppTest.from_file(str(EXPLORER), default_timeout=PAGE_TIMEOUT)
+    app.run()
+    app.number_input(key="limit").set_value(ROWS)
+    app.text_input(key="model").set_value(tiny_models["llama"])
+    app.text_input(key="adapter").set_value("none")
+    app.radio(key="outliers").set_value("auto (5th percentile)")
+    app.number_input(key="k").set_value(2)
+    app.button(key="run").click().run()
+    assert not app.exception and not app.error, _texts(app.error)
+    cards = _cards_shown(app)
+    assert len(cards) == 3 and sum("**Other** (cluster -1)" in card for card in cards) == 1  # two named clusters and "other"
+    assert any(metric.label == "Outliers (“other”)" and metric.value == "2" for metric in app.metric)
+    root = app.session_state["result"]
+    biggest = max((c for c in set(root.clustering.labels.tolist()) if c >= 0), key=lambda c: (root.clustering.labels == c).sum())
+    size = int((root.clustering.labels == biggest).sum())
+
+    _drill(app, biggest, "   ")
+    assert _texts(app.error) == ["type a question first, e.g. \"What is the customer complaining about?\""]
+    _drill(app, biggest, "What went wrong?")
+    assert not app.exception and not app.error, _texts(app.error)
+    assert [button.label for button in app.button if button.key.startswith("crumb_")] == ["All 24 texts", f"*{escape_markdown(QUESTION)}*"]
+    label = figures.cluster_names(root.clustering.info)[biggest]
+    assert f"**{escape_markdown(label)}**" in _texts(app.markdown) and "***What went wrong?***" in _texts(app.markdown)
+    assert app.metric[0].value == str(size)  # only that cluster's texts
+    tree = app.session_state["question_tree"]
+    assert tree.depth == 1 and tree.shown.clustering.clusterer.parent_["cluster"] == biggest
+
+    app.button(key="crumb_0").click().run()
+    assert tree.depth == 0 and app.metric[0].value == "24" and len(_cards_shown(app)) == 3
+    _drill(app, biggest, "What went wrong?")
+    assert tree.depth == 1 and len(tree.nodes) == 2  # the same follow-up again: the kept clustering, no new run
+
+    app.text_input(key="save_folder").set_value(str(tmp_path / "saved"))
+    app.button(key="save_run").click().run()
+    assert f"Saved to {tmp_path / 'saved'}" in _texts(app.success)
+    app.text_input(key="load_folder").set_value(str(tmp_path))
+    app.button(key="load_run").click().run()
+    assert len(app.error) == 1 and "is not a saved clustering" in app.error[0].value
+    app.text_input(key="load_folder").set_value(str(tmp_path / "saved"))
+    app.button(key="load_run").click().run()
+    assert not app.error and any("within cluster" in text for text in _texts(app.caption))
+    app.button(key="assign_run").click().run()
+    assert not app.exception and not app.error, _texts(app.error)
+    assert any(text.startswith("**Assigned 24 texts**") for text in _texts(app.markdown))
+    assigned = app.session_state["assigned_texts"][2]
+    assert {"cluster_name", "similarity"} <= set(assigned.columns) and len(assigned) == ROWS

@@ -1,0 +1,93 @@
+"""Saved clusterings in the page: a .zip to download, a .zip or folder to load, what to show of one.
+
+A saved clustering is the folder :meth:`InstructionClusterer.save` writes (``clustering.json``
+and ``centroids.safetensors``, no pickle). The page hands it out as a .zip of that folder and
+takes one back by upload, reading only those two files, each size-checked before it is
+unpacked, so an upload cannot write anywhere else or fill the disk. No Streamlit here.
+"""
+
+from __future__ import annotations
+
+import io
+import tempfile
+import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Any
+
+from inbedder.errors import InBedderError
+from inbedder.persistence import CENTROIDS_FILE, CONFIG_FILE
+
+if TYPE_CHECKING:
+    from inbedder.clustering import InstructionClusterer
+
+MEMBERS = (CONFIG_FILE, CENTROIDS_FILE)
+MAX_MEMBER_MB = 64  # centroids of 200 clusters of 4,096 floats are 6.5 MB; the JSON is kilobytes
+
+
+def zip_bytes(clusterer: InstructionClusterer, folder_name: str = "clustering") -> bytes:
+    """The clustering saved to a temporary folder and zipped as ``<folder_name>/clustering.json`` + centroids."""
+    with tempfile.TemporaryDirectory(prefix="inbedder-save-") as temporary:
+        folder = clusterer.save(Path(temporary) / folder_name)
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            for member in MEMBERS:
+                archive.write(folder / member, f"{folder_name}/{member}")
+    return buffer.getvalue()
+
+
+def _members(archive: zipfile.ZipFile, name: str) -> dict[str, zipfile.ZipInfo]:
+    """The archive's clustering.json and centroids (at its top or in one folder), refused in one line otherwise."""
+    found: dict[str, zipfile.ZipInfo] = {}
+    for info in archive.infolist():
+        member = PurePosixPath(info.filename).name
+        if member in MEMBERS and not info.is_dir():
+            if member in found:
+                raise InBedderError(f"{name} holds more than one {member}; zip one saved clustering folder")
+            found[member] = info
+    missing = [member for member in MEMBERS if member not in found]
+    if missing:
+        raise InBedderError(f"{name} is not a saved clustering: it has no {' or '.join(missing)}; "
+                            "upload the .zip this page's “Save clustering” makes")
+    for member, info in found.items():
+        if info.file_size > MAX_MEMBER_MB * 2**20:
+            raise InBedderError(f"{member} in {name} is {info.file_size / 2**20:.0f} MB; a saved clustering's is "
+                                f"under {MAX_MEMBER_MB} MB")
+    return found
+
+
+@contextmanager
+def unzipped(name: str, data: bytes) -> Iterator[Path]:
+    """A temporary folder holding the two files of the uploaded .zip, removed afterwards."""
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except zipfile.BadZipFile as error:
+        raise InBedderError(f"{name} is not a .zip file; upload the .zip this page's “Save clustering” makes") from error
+    with archive, tempfile.TemporaryDirectory(prefix="inbedder-load-") as temporary:
+        folder = Path(temporary) / "clustering"
+        folder.mkdir()
+        for member, info in _members(archive, name).items():
+            (folder / member).write_bytes(archive.read(info))
+        yield folder
+
+
+def embedder_choice(record: dict[str, Any]) -> tuple[str | None, str | None]:
+    """(model, adapter) as the page's model picker names them, for the model this clustering was saved with."""
+    embedder = record.get("embedder") or {}
+    return embedder.get("model") or None, embedder.get("adapter") or None
+
+
+def describe(record: dict[str, Any]) -> str:
+    """One line about a saved clustering: its question, k, texts, outlier threshold and parent, for the page."""
+    parts = [f"“{record.get('instruction', '?')}”", f"{record.get('n_clusters', '?')} clusters"]
+    if record.get("texts"):
+        parts.append(f"fitted on {record['texts']:,} texts")
+    if record.get("outlier_threshold") is not None:
+        parts.append(f"“other” below similarity {record['outlier_threshold']:.3f}")
+    parent = record.get("parent")
+    if parent:
+        parts.append(f"within cluster {parent.get('cluster')} ({parent.get('name')}) of “{parent.get('instruction')}”")
+    if record.get("created"):
+        parts.append(f"saved {record['created']}")
+    return " · ".join(parts)

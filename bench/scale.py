@@ -2,12 +2,15 @@
 
 Usage:
     python bench/scale.py [--texts 2000] [--skip embed,kmeans] [--kmeans-sizes 100000,1000000]
+                          [--shard-rows 64] [--embed local,chunks,ray1,ray2]
 
 Prints Markdown tables (figures, not a test). The embedding section runs the embedded model over
 ``--texts`` benchmark texts (bench/embed_throughput.py's corpus, 50–300 tokens) three ways, each
-from an empty cache: the local engine in one process with both threads, ``embed_dataset`` with
-one Ray worker, and with two (one thread each); it reports texts/s, the speed-ups and peak
-memory of the driver and of the workers. The k-means section fits k=20 on synthetic 576-d
+from an empty cache: the local engine in one process with both threads (on the whole corpus, and
+in shard-sized chunks, which shows what batching within a shard alone costs), ``embed_dataset``
+with one Ray worker, and with two (one thread each); it reports texts/s, the speed-ups, peak
+memory of the driver and of the workers, and where the Ray runs' time went (model load per
+actor, time to the first shard, shard work per worker and the rate that work alone reaches). The k-means section fits k=20 on synthetic 576-d
 embeddings (20 Gaussian blobs on the sphere) with faiss, scikit-learn MiniBatchKMeans and
 scikit-learn KMeans, then assigns every row.
 """
@@ -32,37 +35,61 @@ def _peak_mb(who: int = resource.RUSAGE_SELF) -> float:
     return resource.getrusage(who).ru_maxrss / 1024
 
 
-def section_embed(n: int, tokens: tuple[int, int] = (50, 300)) -> None:
-    import ray
-
+def section_embed(n: int, tokens: tuple[int, int] = (50, 300), *, shard_rows: int = 64,
+                  settings: tuple[str, ...] = ("local", "chunks", "ray1", "ray2")) -> None:
+    """Local engine (whole corpus, then shard-sized chunks) against 1 and 2 Ray workers, from empty caches."""
     from inbedder import InBedder
-    from inbedder.distributed import embed_dataset
 
     local = InBedder(answer_prefix="", cache=False)
     texts = corpus(n, local.loaded.tokenizer, *tokens)
     folder = Path(tempfile.mkdtemp(prefix="inbedder-scale-"))
     source = folder / "texts.txt"
     source.write_text("\n".join(" ".join(t.split()) for t in texts) + "\n", encoding="utf-8")
-    start = time.perf_counter()
-    local.encode(texts, QUESTION, batch_size=16)
-    rows = [("local engine, 1 process, 2 threads", time.perf_counter() - start, _peak_mb(), None)]
+    rows = []
+    if "local" in settings:
+        start = time.perf_counter()
+        local.encode(texts, QUESTION, batch_size=16)
+        rows.append(("local engine, 1 process, 2 threads", time.perf_counter() - start, _peak_mb(), None))
+    if "chunks" in settings:  # the same engine, sorting and batching only within each shard's texts
+        local = InBedder(answer_prefix="", cache=False)  # a fresh in-memory cache: nothing embedded yet
+        local.loaded  # noqa: B018  # the model loads before the clock starts, as above
+        start = time.perf_counter()
+        for i in range(0, n, shard_rows):
+            local.encode(texts[i : i + shard_rows], QUESTION, batch_size=16, show_progress_bar=False)
+        rows.append((f"local engine, {shard_rows}-text chunks", time.perf_counter() - start, _peak_mb(), None))
     del local
     for workers in (1, 2):
-        ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR", log_to_driver=False,
-                 _node_ip_address="127.0.0.1")
-        start = time.perf_counter()
-        run = embed_dataset(source, [QUESTION], output_dir=folder / f"ray-{workers}", workers=workers, shard_rows=64,
-                            model_options={"answer_prefix": ""})
-        seconds = time.perf_counter() - start
-        ray.shutdown()
-        rows.append((f"--engine ray --workers {workers}", seconds, _peak_mb(), run.worker_peak_mb))
-    print(f"\n{n} texts of {tokens[0]}-{tokens[1]} tokens, 1st-gen, embedded model\n")
-    print("| engine | seconds | texts/s | speed-up vs 1 worker | driver peak MB | worker peak MB |")
-    print("|---|--:|--:|--:|--:|--:|")
-    one_worker = rows[1][1]
-    for name, seconds, peak, worker in rows:
-        shown = "–" if worker is None else f"{worker:.0f}"
-        print(f"| {name} | {seconds:.0f} | {n / seconds:.2f} | {one_worker / seconds:.2f}× | {peak:.0f} | {shown} |")
+        if f"ray{workers}" in settings:
+            rows.append(_ray_row(source, folder / f"ray-{workers}", workers=workers, shard_rows=shard_rows))
+    print(f"\n{n} texts of {tokens[0]}-{tokens[1]} tokens, 1st-gen, embedded model, shards of {shard_rows}\n")
+    print("| engine | seconds | texts/s | × first row | driver peak MB | worker peak MB | load s/actor "
+          "| 1st shard s | busy s/worker | texts/s busy |")
+    print("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
+    for name, seconds, peak, ray_run in rows:
+        worker = "–" if ray_run is None else f"{ray_run[0].worker_peak_mb:.0f}"
+        extra = "| – | – | – | –" if ray_run is None else _breakdown(*ray_run, n)
+        print(f"| {name} | {seconds:.0f} | {n / seconds:.2f} | {rows[0][1] / seconds:.2f}× | {peak:.0f} | {worker} {extra} |")
+
+
+def _ray_row(source: Path, output_dir: Path, *, workers: int, shard_rows: int) -> tuple:
+    """One ``embed_dataset`` run on a fresh local Ray (Ray's own start not timed; actors' start and load are)."""
+    import ray
+
+    from inbedder.distributed import embed_dataset
+
+    ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR", log_to_driver=False, _node_ip_address="127.0.0.1")
+    start = time.perf_counter()
+    run = embed_dataset(source, [QUESTION], output_dir=output_dir, workers=workers, shard_rows=shard_rows,
+                        model_options={"answer_prefix": ""})
+    seconds = time.perf_counter() - start
+    ray.shutdown()
+    return (f"--engine ray --workers {workers}", seconds, _peak_mb(), (run, workers))
+
+
+def _breakdown(run, workers: int, n: int) -> str:
+    """Where a Ray run's time went: model load per actor, time to the first shard, shard work per worker."""
+    busy = run.shard_seconds / workers
+    return f"| {run.load_seconds / workers:.1f} | {run.first_shard_s:.1f} | {busy:.0f} | {n / busy:.2f}"
 
 
 def blobs(n: int, dim: int = 576, k: int = 20, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -115,12 +142,15 @@ def main() -> None:
     parser.add_argument("--tokens", default="50,300", help="token range of the texts (default %(default)s)")
     parser.add_argument("--kmeans-sizes", default="100000,1000000")
     parser.add_argument("--skip", default="", help="comma list: embed,kmeans")
+    parser.add_argument("--shard-rows", type=int, default=64, help="rows per Ray shard and local chunk (default %(default)s)")
+    parser.add_argument("--embed", default="local,chunks,ray1,ray2", help="embedding rows to run (default %(default)s)")
     args = parser.parse_args()
     skip = set(filter(None, args.skip.split(",")))
     if "kmeans" not in skip:
         section_kmeans([int(size) for size in args.kmeans_sizes.split(",")])
     if "embed" not in skip:
-        section_embed(args.texts, tuple(int(part) for part in args.tokens.split(",")))
+        section_embed(args.texts, tuple(int(part) for part in args.tokens.split(",")), shard_rows=args.shard_rows,
+                      settings=tuple(args.embed.split(",")))
 
 
 if __name__ == "__main__":

@@ -172,7 +172,8 @@ def read_record(path: str | Path) -> dict[str, Any]:
     config = folder / CONFIG_FILE
     if not folder.is_dir() or not config.is_file() or not (folder / CENTROIDS_FILE).is_file():
         raise InBedderError(f"{folder} is not a saved clustering (it needs {CONFIG_FILE} and {CENTROIDS_FILE}); "
-                            "save one with `inbedder cluster … --save-clustering DIR`", parameter="clustering")
+                            "save one with InstructionClusterer.save(DIR) or `inbedder cluster … --save-clustering DIR`",
+                            parameter="clustering")
     try:
         record = json.loads(config.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:

@@ -20,10 +20,17 @@ QUESTIONS = ["What is the review about?", "Is the customer happy?"]
 
 
 @pytest.fixture(scope="module")
-def local_ray():
-    ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR", log_to_driver=False, _node_ip_address="127.0.0.1")
+def _stop_ray_after_the_module():
     yield
     ray.shutdown()
+
+
+@pytest.fixture
+def local_ray(_stop_ray_after_the_module):
+    """A local 2-CPU Ray cluster shared by the tests (started again if a test stopped it)."""
+    if not ray.is_initialized():
+        ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR", log_to_driver=False,
+                 _node_ip_address="127.0.0.1")
 
 
 def _options(tiny_models):
@@ -55,6 +62,52 @@ def test_ray_equals_the_local_engine(tiny_models, tmp_path, local_ray):
     assert scaled.library == "kmeans" and assigned["cluster"].tolist() == local_fit.labels_.tolist()
     keywords = cluster_keywords(local_fit.answers_, local_fit.labels_, top_n=8, extra_stopwords=QUESTIONS[0])
     assert {c: [w for w, _ in kw] for c, kw in scaled.keywords.items()} == {c: [w for w, _ in kw] for c, kw in keywords.items()}
+
+
+def test_the_driver_plans_with_references_and_probes_the_local_sample(tmp_path):
+    """The plan carries no texts; actors read them back; the probe sample is the local engine's."""
+    import pickle
+
+    from inbedder.answer_prefix import evenly_spaced
+    from inbedder.distributed.engine import _plan
+    from inbedder.distributed.probe import DistinctTexts
+    from inbedder.distributed.shards import RowReader
+
+    first = [f"{TEXTS[i % 30]}" + " long" * 200 for i in range(50)]  # repeats, within and across files
+    second = ["", *[f"{TEXTS[i % 40]}" + " long" * 200 for i in range(40)]]  # an empty row is skipped
+    (tmp_path / "in").mkdir()
+    pd.DataFrame({"text": first}).to_csv(tmp_path / "in" / "a.csv", index=False)
+    pd.DataFrame({"text": second}).to_csv(tmp_path / "in" / "b.csv", index=False)
+    distinct = DistinctTexts()
+    planned = list(_plan(tmp_path / "in", text_column=None, id_column=None, shard_rows=16, staging=tmp_path / "s",
+                         distinct=distinct))
+    assert [(s.name, s.start, s.stop) for s in planned][3:5] == [("a-00003", 48, 50), ("b-00000", 0, 16)]
+    assert all(isinstance(value, (str, int, bool, type(None))) for s in planned for value in vars(s).values())
+    assert len(pickle.dumps(planned)) < 2_000 < sum(len(t) for t in first)  # references, not the 90 long texts
+    reader = RowReader()
+    rows = [reader.rows(shard) for shard in planned]
+    texts = [text for _, part in rows for text in part]
+    assert texts == [t for t in first + second if t]
+    assert rows[0][0][:2] == ["a.csv:0", "a.csv:1"] and rows[-1][0][-1] == "b.csv:40"  # ids name file and row
+    assert len(distinct) == 40 and distinct.sample() == evenly_spaced(list(dict.fromkeys(texts)))
+    with open(tmp_path / "in" / "a.csv", "a") as changed:  # rows are read after planning: a changed file is refused
+        changed.write("one more row\n")
+    with pytest.raises(InBedderError, match="changed while the run was going"):
+        RowReader().rows(planned[0])
+
+
+def test_a_ray_dataset_source_equals_the_local_engine(tiny_models, tmp_path, local_ray):
+    rows = [{"id": f"d{i}", "text": "" if i in (3, 7) else TEXTS[i]} for i in range(14)]
+    run = embed_dataset(ray.data.from_items(rows), QUESTIONS[:1], output_dir=tmp_path / "out", id_column="id",
+                        shard_rows=4, **_options(tiny_models))
+    kept = [row for row in rows if row["text"]]
+    assert run.shards == [f"dataset-0000{i}" for i in range(3)] and run.texts == len(kept) == 12
+    assert sorted(p.name for p in (tmp_path / "out" / "input").iterdir()) == [f"dataset-0000{i}.parquet" for i in range(3)]
+    local = InBedder(tiny_models["llama"], template="inbedder", max_new_tokens=3, cache=False)
+    expected = local.encode_questions([row["text"] for row in kept], QUESTIONS[:1])[QUESTIONS[0]]
+    table = run.read()
+    assert table["id"].tolist() == [row["id"] for row in kept] and table["answer"].tolist() == expected.answers
+    np.testing.assert_allclose(np.stack(table["embedding"].to_numpy()), expected.embeddings, atol=1e-4)
 
 
 def test_a_rerun_skips_finished_shards_and_refuses_other_parameters(tiny_models, tmp_path, local_ray):
@@ -143,12 +196,14 @@ def test_the_cli_runs_on_ray_and_resumes(tiny_models, tmp_path, capsys):
 
     from inbedder.cli import main
 
+    ray.shutdown()  # the command must start Ray itself (an earlier test may have left one up)
     source = tmp_path / "reviews.csv"
     pd.DataFrame({"text": TEXTS}).to_csv(source, index=False)
     args = ["cluster", str(source), "-i", QUESTIONS[0], "--k", "3", "--engine", "ray", "--workers", "2",
             "--shard-rows", "16", "--output-dir", str(tmp_path / "out"), "--model", tiny_models["llama"],
             "--template", "inbedder", "--max-new-tokens", "3"]
     assert main(args) == 0
+    assert not ray.is_initialized()  # the command stopped the Ray it started
     out = capsys.readouterr()
     assert "3 computed now, 0 already done" in out.err and "cluster    size  keywords" in out.out
     summary = json.loads((tmp_path / "out" / "q1.summary.json").read_text())

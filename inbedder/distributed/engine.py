@@ -22,7 +22,8 @@ from typing import Any
 
 from inbedder.distributed.probe import DistinctTexts, fixed_prefix, probe_prefixes
 from inbedder.distributed.shards import (
-    STAGING_FOLDER, Shard, cut, finished, input_files, read_file_rows, save_run, shard_path, start_run, write_staged,
+    STAGING_FOLDER, Shard, cut, file_stamp, finished, input_files, read_file_rows, save_run, shard_path, start_run,
+    write_staged,
 )
 from inbedder.errors import InBedderError
 from inbedder.validation import check_instruction
@@ -115,7 +116,7 @@ def embed_dataset(
     record["shards_done"] = [name for name in run.shards if name in done]
     save_run(output_dir, record)
     if pending:
-        prefixes = {q: fixed for q in questions} if distinct is None else probe_prefixes(distinct, questions, options)
+        prefixes = {q: fixed for q in questions} if fixed is not None else probe_prefixes(distinct, questions, options)
         del distinct  # the digests are not needed past the probe
         with ray_session(address) as ray:
             _run_shards(ray, pending, run, record, prefixes=prefixes, options=options, method=method,
@@ -158,10 +159,11 @@ def _plan(source: Any, *, text_column: str | None, id_column: str | None, shard_
 
 def _file_shards(path: Path, *, shard_rows: int, distinct: DistinctTexts | None, reading: dict[str, Any]) -> list[Shard]:
     """One file read (with the local path's reader and errors), cut into references; its texts dropped on return."""
+    stamp = file_stamp(path)  # taken before the read, so a change during it is caught too
     ids, texts = read_file_rows(path, **reading)
     if distinct is not None:
-        distinct.add(Shard(path.stem, str(path), 0, len(texts), **reading), texts)
-    return list(cut(path.stem, path, len(texts), rows=shard_rows, **reading))
+        distinct.add(Shard(path.stem, str(path), 0, len(texts), **reading, stamp=stamp), texts)
+    return list(cut(path.stem, path, len(texts), rows=shard_rows, **reading, stamp=stamp))
 
 
 def _stage_dataset(dataset, text_column: str, id_column: str | None, *, shard_rows: int, folder: Path,
@@ -172,9 +174,10 @@ def _stage_dataset(dataset, text_column: str, id_column: str | None, *, shard_ro
     the rows once and writes each shard's ids and texts as a small Parquet file the actors read.
     """
     columns = dataset.columns()
-    if text_column not in columns:
-        raise InBedderError(f"column {text_column!r} is not in the dataset; available columns: {', '.join(columns)}",
-                            parameter="text_column")
+    for parameter, column in (("text_column", text_column), ("id_column", id_column)):
+        if column is not None and column not in columns:
+            raise InBedderError(f"column {column!r} is not in the dataset; available columns: {', '.join(columns)}",
+                                parameter=parameter)
     ids: list[str] = []
     texts: list[str] = []
     row_number, number = 0, 0
@@ -196,9 +199,10 @@ def _stage_dataset(dataset, text_column: str, id_column: str | None, *, shard_ro
 
 
 def _staged_shard(folder: Path, number: int, ids: list[str], texts: list[str], distinct: DistinctTexts | None) -> Shard:
-    shard = Shard(f"dataset-{number:05d}", str((folder / f"dataset-{number:05d}.parquet").resolve()), 0, len(texts),
-                  staged=True)
-    write_staged(Path(shard.file), ids, texts)
+    """Write one shard's rows and return its reference."""
+    path = (folder / f"dataset-{number:05d}.parquet").resolve()
+    write_staged(path, ids, texts)
+    shard = Shard(path.stem, str(path), 0, len(texts), staged=True, stamp=file_stamp(path))
     if distinct is not None:
         distinct.add(shard, texts)
     return shard

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -44,6 +44,7 @@ class Shard:
     id_column: str | None = None
     file_ids: bool = False
     staged: bool = False  # a file of id and text columns the driver wrote from a ray.data.Dataset
+    stamp: str = ""  # the file's size and mtime when planned: rows are read later, so a changed file is refused
 
     @property
     def rows(self) -> int:
@@ -72,6 +73,8 @@ class RowReader:
         key = (shard.file, shard.text_column, shard.id_column, shard.file_ids, shard.staged)
         if key != self._key:
             self._key, self._ids, self._texts = None, [], []  # drop the previous file before reading the next
+            if shard.stamp and file_stamp(Path(shard.file)) != shard.stamp:
+                raise InBedderError(f"input {shard.file} changed while the run was going; rerun to plan it afresh")
             if shard.staged:
                 self._ids, self._texts = read_staged(Path(shard.file))
             else:
@@ -79,6 +82,11 @@ class RowReader:
                                                         id_column=shard.id_column, file_ids=shard.file_ids)
             self._key = key
         return self._ids[shard.start : shard.stop], self._texts[shard.start : shard.stop]
+
+
+def file_stamp(path: Path) -> str:
+    stat = path.stat()
+    return f"{stat.st_size}:{stat.st_mtime_ns}"
 
 
 def read_file_rows(path: Path, *, text_column: str | None, id_column: str | None, file_ids: bool) -> tuple[list[str], list[str]]:

@@ -7,6 +7,7 @@ the news topic V-measure beside a plain all-MiniLM-L6-v2 encoding. Embeddings ar
 rerun is quick.
 
     python bench/levers.py --layers last,24,18,12 --methods 1st-gen,avg-gen
+    python bench/levers.py --layers last --adapter runs/smol-qa9k      # a newly trained adapter
 """
 
 from __future__ import annotations
@@ -21,11 +22,11 @@ from inbedder.evaluation.independent import evaluate_news_topic, evaluate_two_la
 from inbedder.evaluation.subjects import MethodSubject, NoInstruction
 
 
-def measure(method: str, layer: int | None, shipped, independent) -> dict:
-    subject = MethodSubject(InBedder(layer=layer), method)
+def measure(method: str, layer: int | None, shipped, independent, *, adapter: str | None = None) -> dict:
+    subject = MethodSubject(InBedder(adapter=adapter, layer=layer), method)
     started = time.perf_counter()
     row = {
-        "method": method, "layer": "last" if layer is None else layer,
+        "adapter": adapter or "shipped", "method": method, "layer": "last" if layer is None else layer,
         "intemo_hm": evaluate_triplets(subject, shipped.triplets)["harmonic_mean"],
         "reviews_hm": evaluate_multilabel(subject, shipped.clustering)["harmonic_mean"],
         "drug_hm": evaluate_two_labelling(subject, independent["clustering"])["harmonic_mean"],
@@ -40,6 +41,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--layers", default="last,24,18,12", help="comma list of layers; last = the final one")
     parser.add_argument("--methods", default="1st-gen", help="comma list of encoding methods")
+    parser.add_argument("--adapter", help="LoRA adapter folder to measure (default: the shipped one)")
     parser.add_argument("--output", help="also write the rows as JSON here")
     args = parser.parse_args()
     shipped = load_awareness("shipped", tasks=("triplets", "clustering"))
@@ -49,7 +51,7 @@ def main() -> None:
     print("|---|---|--:|--:|--:|--:|--:|--:|")
     for method in args.methods.split(","):
         for layer in args.layers.split(","):
-            row = measure(method, None if layer == "last" else int(layer), shipped, independent)
+            row = measure(method, None if layer == "last" else int(layer), shipped, independent, adapter=args.adapter)
             rows.append(row)
             print(f"| {row['method']} | {row['layer']} | {100 * row['intemo_hm']:.1f} | {100 * row['reviews_hm']:.1f} | "
                   f"{100 * row['drug_hm']:.1f} | {100 * row['news_v']:.1f} | {100 * row['news_minilm_v']:.1f} | "

@@ -168,9 +168,14 @@ def served_explorer(log: Path, timeout: float = 180) -> Iterator[str]:
             wait_healthy(url, server, timeout=timeout)
             yield url
         finally:
-            os.killpg(server.pid, signal.SIGTERM)
-            try:
-                server.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(server.pid, signal.SIGKILL)
-                server.wait(timeout=20)
+            stop_server(server)
+
+
+def stop_server(server: subprocess.Popen) -> None:
+    """Stop the server's whole process group: politely, then for sure."""
+    os.killpg(server.pid, signal.SIGTERM)
+    try:
+        server.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(server.pid, signal.SIGKILL)
+        server.wait(timeout=20)

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from browser_cdp import free_port as _free_port
+from browser_cdp import stop_server
 from browser_cdp import wait_healthy as _wait_healthy
 
 from inbedder.app import access, exports, figures, loading, pipeline, projection
@@ -482,11 +483,7 @@ def test_browser_runs_a_clustering_and_shows_map_and_cards(page_cache, tmp_path)
         assert "Traceback" not in seen["text"] and "Something went wrong" not in seen["text"]
         assert shot.stat().st_size > 20_000
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
+        stop_server(server)
         log.close()
 
 

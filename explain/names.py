@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from inbedder.errors import InBedderError
-from inbedder.stopwords import content_words, word_set
+from inbedder.stopwords import content_words, singular, word_set
 
 if TYPE_CHECKING:
     from inbedder.embedder import InBedder
@@ -40,7 +40,7 @@ def answer_phrase(answer: str, stop: frozenset[str] = frozenset()) -> str:
 
 def _phrase_key(phrase: str) -> str:
     """Phrases that differ only by a plural "s" count as one ("wait time", "wait times")."""
-    return " ".join(w[:-1] if len(w) > 3 and w.endswith("s") and not w.endswith("ss") else w for w in phrase.split())
+    return " ".join(singular(word) for word in phrase.split())
 
 
 def _distinctive_phrases(

@@ -67,27 +67,33 @@ def model_identity(model: InBedder) -> dict[str, str | None]:
     return {"model": base, "adapter": content_digest(loaded.adapter) if loaded.adapter else None}
 
 
-def fingerprint(model: InBedder, method: str, instruction: str, answer_prefix: str) -> dict[str, Any]:
-    """Everything that determines an embedding besides the text (the cache key), with portable weights."""
+def fingerprint(
+    model: InBedder, method: str, instruction: str, answer_prefix: str, *, identity: dict[str, str | None] | None = None,
+) -> dict[str, Any]:
+    """Everything that determines an embedding besides the text (the cache key), with portable weights.
+
+    ``identity``: :func:`model_identity` of ``model`` when already computed (it reads the weights).
+    """
     settings = dict(model.settings(method, instruction, answer_prefix=answer_prefix))
-    settings.update(model_identity(model))
+    settings.update(identity or model_identity(model))
     return json.loads(json.dumps(settings))  # as it reads back from JSON (tuples -> lists)
 
 
-def embedder_settings(model: InBedder, answer_prefix: str) -> dict[str, Any]:
-    """The :class:`~inbedder.InBedder` arguments that rebuild ``model`` with this answer prefix."""
+def embedder_settings(model: InBedder, answer_prefix: str, *, embedded: bool) -> dict[str, Any]:
+    """The :class:`~inbedder.InBedder` arguments that rebuild ``model`` with this answer prefix
+    (``embedded``: it is the embedded model, which is rebuilt by default rather than by name)."""
     from inbedder.models import resolve_adapter
 
     loaded = model.loaded
     shipped = resolve_adapter(None, None)
     adapter = None if loaded.adapter and shipped and Path(loaded.adapter).resolve() == Path(shipped).resolve() else loaded.adapter
-    if adapter is None and loaded.adapter is None and model_identity(model)["model"].startswith("embedded:"):
+    if adapter is None and loaded.adapter is None and embedded:
         adapter = "none"  # the embedded model without its shipped adapter
     name = loaded.name
     if Path(name).expanduser().exists():
         name = str(Path(name).expanduser().resolve())
     return {
-        "model": None if model_identity(model)["model"].startswith("embedded:") else name,
+        "model": None if embedded else name,
         "adapter": str(Path(adapter).resolve()) if adapter not in (None, "none") else adapter,
         "template": model.template, "max_length": model.prompts.max_length, "max_new_tokens": model.max_new_tokens,
         "layer": model.layer, "filter_answer_words": model.filter_answer_words, "answer_prefix": answer_prefix,
@@ -104,6 +110,7 @@ def _record(clusterer: InstructionClusterer) -> dict[str, Any]:
     if model is None or prefix is None:
         raise InBedderError("only a clustering fitted by its model can be saved (the model embeds new texts later); "
                             "fit with a model rather than embeddings=", parameter="model")
+    identity = model_identity(model)  # reads the adapter's weights: once per save
     sizes = {int(c): int(n) for c, n in zip(*np.unique(clusterer.labels_, return_counts=True))} if hasattr(clusterer, "labels_") else {}
     names = clusterer.display_names() if hasattr(clusterer, "labels_") else dict(getattr(clusterer, "saved_names_", {}))
     info = clusterer.cluster_info() if hasattr(clusterer, "labels_") else None
@@ -112,8 +119,8 @@ def _record(clusterer: InstructionClusterer) -> dict[str, Any]:
         "format": FORMAT, "format_version": FORMAT_VERSION, "inbedder_version": __version__,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "instruction": clusterer.instruction, "method": clusterer.method_, "answer_prefix": prefix,
-        "embedder": embedder_settings(model, prefix),
-        "fingerprint": fingerprint(model, clusterer.method_, clusterer.instruction, prefix),
+        "embedder": embedder_settings(model, prefix, embedded=identity["model"].startswith("embedded:")),
+        "fingerprint": fingerprint(model, clusterer.method_, clusterer.instruction, prefix, identity=identity),
         "n_clusters": int(clusterer.n_clusters_), "n_clusters_requested": clusterer.n_clusters,
         "random_state": clusterer.random_state, "n_init": clusterer.n_init,
         "silhouette_by_k": {str(k): v for k, v in (clusterer.silhouette_scores_ or {}).items()} or None,

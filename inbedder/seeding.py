@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from inbedder.errors import InBedderError
-from inbedder.stopwords import words
+from inbedder.stopwords import singular, words
 from inbedder.vectors import unit_rows
 
 
@@ -30,8 +30,7 @@ def parse_seeds(text: str | Sequence[str]) -> list[str]:
 
 
 def _stems(text: str) -> set[str]:
-    return {word[:-1] if len(word) > 3 and word.endswith("s") and not word.endswith("ss") else word
-            for word in words(text)}
+    return {singular(word) for word in words(text)}
 
 
 def matching_rows(answers: Sequence[str], seed: str) -> np.ndarray:

@@ -94,3 +94,8 @@ def word_set(text: str) -> set[str]:
 def content_words(text: str, extra_stopwords: frozenset[str] | set[str] = frozenset()) -> list[str]:
     """:func:`words` of ``text`` without English stopwords and ``extra_stopwords`` (casefolded)."""
     return [w for w in words(text) if w not in ENGLISH_STOPWORDS and w not in extra_stopwords]
+
+
+def singular(word: str) -> str:
+    """A crude singular ("times" -> "time", not "glass" or "bus"), so answers that differ by a plural "s" match."""
+    return word[:-1] if len(word) > 3 and word.endswith("s") and not word.endswith("ss") else word

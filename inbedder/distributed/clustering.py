@@ -20,6 +20,7 @@ import numpy as np
 
 from inbedder.distributed.shards import shard_path
 from inbedder.errors import InBedderError
+from inbedder.outliers import nearest_centres
 from inbedder.stopwords import content_words, word_set
 from inbedder.vectors import unit_rows
 
@@ -87,15 +88,6 @@ def fit_centroids(vectors: np.ndarray, texts: list[str], k: int, *, seed: int, l
         unit = unit[canonical_order(unit, texts)]
         return MiniBatchKMeans(n_clusters=k, random_state=seed, n_init=3, batch_size=4096).fit(unit).cluster_centers_
     raise InBedderError(f"library {library!r} is not one of minibatch, kmeans", parameter="library")
-
-
-def assign(vectors: np.ndarray, centroids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Each unit row's nearest centroid (Euclidean, as k-means assigns), and its cosine to it."""
-    unit = unit_rows(vectors, dtype=np.float64)
-    centroids = np.asarray(centroids, dtype=np.float64)
-    labels = (2 * unit @ centroids.T - (centroids**2).sum(axis=1)).argmax(axis=1)
-    cosine = (unit * unit_rows(centroids)[labels]).sum(axis=1)
-    return labels, cosine
 
 
 def answer_counts(answers: Iterable[str], labels: Iterable[int], *, instruction: str) -> dict[int, Counter]:
@@ -187,7 +179,7 @@ def assign_shards(batch: dict[str, np.ndarray], *, output_dir: str, question: st
     summary: dict[str, list[str]] = {"shard": [], "sizes": [], "counts": []}
     for name in (str(value) for value in batch["shard"]):
         table = _read_question(Path(output_dir), name, question, ["id", "embedding", "answer"])
-        labels, cosine = assign(np.stack(table["embedding"].to_numpy(zero_copy_only=False)), centroids)
+        labels, cosine = nearest_centres(np.stack(table["embedding"].to_numpy(zero_copy_only=False)), centroids)
         path = Path(folder) / f"{name}.parquet"
         temp = path.with_name(f".{path.stem}.partial-{os.getpid()}.parquet")
         pq.write_table(pa.table({"id": table["id"], "cluster": pa.array(labels, pa.int32()),

@@ -21,6 +21,7 @@ from inbedder.evaluation.datasets import (
     robustness_tasks,
 )
 from inbedder.evaluation.robustness import evaluate_robustness_task
+from inbedder.evaluation.subjects import Blend
 from inbedder.evaluation.suite import Suite, parse_tasks, run_suite
 
 
@@ -174,6 +175,23 @@ def test_triplets_wiring_rewards_following_and_punishes_deafness():
     # an embedder that always hears "intent" wins the intent triplets and loses every emotion one
     deaf = evaluate_triplets(LabelOracle(answers, deaf_to=triplets.instructions["intent"]), triplets)
     assert (deaf["intent"], deaf["emotion"], deaf["harmonic_mean"]) == (1.0, 0.0, 0.0)
+
+
+def test_blend_weights_the_two_cosines_and_moves_between_its_parts():
+    triplets = load_awareness("shipped", ["triplets"]).triplets
+    answers = _utterance_answers(triplets)
+    follows, deaf = LabelOracle(answers), LabelOracle(answers, deaf_to=triplets.instructions["intent"])
+    texts, instructions = triplets.texts()[:6], list(dict.fromkeys(triplets.instructions.values()))
+    blended = Blend(follows, deaf, weight=0.25).embed(texts, instructions)
+    for instruction in instructions:
+        a, b = follows.embed(texts, [instruction])[instruction], deaf.embed(texts, [instruction])[instruction]
+        assert np.allclose(np.linalg.norm(blended[instruction], axis=1), 1.0)
+        assert np.allclose(blended[instruction] @ blended[instruction].T, 0.25 * a @ a.T + 0.75 * b @ b.T)
+    # all weight on one part scores exactly as that part
+    assert evaluate_triplets(Blend(follows, deaf, weight=1.0), triplets)["harmonic_mean"] == 1.0
+    assert evaluate_triplets(Blend(follows, deaf, weight=0.0), triplets)["emotion"] == 0.0
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        Blend(follows, deaf, weight=1.5)
 
 
 def test_sts_wiring_groups_pairs_by_instruction():

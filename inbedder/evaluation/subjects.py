@@ -65,6 +65,33 @@ class MethodSubject:
         }
 
 
+class Blend:
+    """Two subjects' embeddings side by side, weighted: cosine = weight·cos₁ + (1 − weight)·cos₂.
+
+    Issue #11's method lever "1st-gen with the re-encoded answer": 1st-gen is best on clustering,
+    re-enc on triplets, and concatenating √w·a with √(1−w)·b (both unit rows) keeps the rows unit
+    and makes every similarity the weighted mean of the two, so one weight moves between them.
+    """
+
+    kind = "method"
+
+    def __init__(self, first: Subject, second: Subject, *, weight: float = 0.5, name: str | None = None):
+        if not 0.0 <= weight <= 1.0:
+            raise ValueError(f"weight must be between 0 and 1, got {weight}")
+        self.first, self.second, self.weight = first, second, weight
+        self.name = name or f"{first.name}+{second.name}@{weight:g}"
+
+    def embed(self, texts: Sequence[str], instructions: Sequence[str]) -> dict[str, np.ndarray]:
+        first, second = self.first.embed(texts, instructions), self.second.embed(texts, instructions)
+        return {instruction: np.hstack([np.sqrt(self.weight) * unit_rows(first[instruction], dtype=np.float64),
+                                        np.sqrt(1.0 - self.weight) * unit_rows(second[instruction], dtype=np.float64)])
+                for instruction in first}
+
+    def describe(self) -> dict:
+        return {"name": self.name, "kind": self.kind, "weight": self.weight,
+                "parts": [self.first.describe(), self.second.describe()]}
+
+
 class NoInstruction:
     """The sentence encoder on the bare text: every instruction gets the same embeddings."""
 

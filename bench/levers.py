@@ -40,15 +40,15 @@ def subjects(method: str, layer: int | None, *, adapter: str | None, blend: str 
             yield Blend(alone, other, weight=weight)
 
 
-def measure(subject, layer: int | None, shipped, independent, *, adapter: str | None = None) -> dict:
+def measure(subject, layer: int | None, shipped, independent, *, adapter: str | None = None, center: bool = True) -> dict:
     started = time.perf_counter()
     row = {
         "adapter": adapter or "shipped", "method": subject.name, "layer": "last" if layer is None else layer,
-        "intemo_hm": evaluate_triplets(subject, shipped.triplets)["harmonic_mean"],
-        "reviews_hm": evaluate_multilabel(subject, shipped.clustering)["harmonic_mean"],
-        "drug_hm": evaluate_two_labelling(subject, independent["clustering"])["harmonic_mean"],
+        "center": center, "intemo_hm": evaluate_triplets(subject, shipped.triplets)["harmonic_mean"],
+        "reviews_hm": evaluate_multilabel(subject, shipped.clustering, center=center)["harmonic_mean"],
+        "drug_hm": evaluate_two_labelling(subject, independent["clustering"], center=center)["harmonic_mean"],
     }
-    news = evaluate_news_topic(subject, independent["news"], reference=NoInstruction())
+    news = evaluate_news_topic(subject, independent["news"], reference=NoInstruction(), center=center)
     row["news_v"], row["news_minilm_v"] = news["topic"], news["reference"]
     row["seconds"] = round(time.perf_counter() - started, 1)
     return row
@@ -61,6 +61,7 @@ def main() -> None:
     parser.add_argument("--adapter", help="LoRA adapter folder to measure (default: the shipped one)")
     parser.add_argument("--blend", help="blend each method with this one: a method (re-enc) or method@layer (1st-gen@24)")
     parser.add_argument("--weights", default="0.5", help="comma list of the first method's weight in the blend")
+    parser.add_argument("--no-center", action="store_true", help="k-means on the raw unit rows (as before issue #11)")
     parser.add_argument("--output", help="also write the rows as JSON here")
     args = parser.parse_args()
     shipped = load_awareness("shipped", tasks=("triplets", "clustering"))
@@ -73,7 +74,7 @@ def main() -> None:
             number = None if layer == "last" else int(layer)
             weights = [float(weight) for weight in args.weights.split(",")]
             for subject in subjects(method, number, adapter=args.adapter, blend=args.blend, weights=weights):
-                row = measure(subject, number, shipped, independent, adapter=args.adapter)
+                row = measure(subject, number, shipped, independent, adapter=args.adapter, center=not args.no_center)
                 rows.append(row)
                 print(f"| {row['method']} | {row['layer']} | {100 * row['intemo_hm']:.1f} | {100 * row['reviews_hm']:.1f} | "
                       f"{100 * row['drug_hm']:.1f} | {100 * row['news_v']:.1f} | {100 * row['news_minilm_v']:.1f} | "

@@ -80,6 +80,7 @@ FLAGS: dict[str, str | None] = {
              "text_column", "id_column", "label_column", "encoding", "top_n"),
     "filter_answer_words=False": "--no-filter",
     "cache=False": "--no-cache",
+    "center=False": "--no-center",
     "compile=True": "--compile",
     "instructions": "--instruction",
     "show_progress_bar=False": "--quiet",
@@ -131,6 +132,9 @@ def build_parser() -> argparse.ArgumentParser:
     cluster.add_argument("--output", "-o", help="per-text results: .csv .tsv .jsonl or .parquet")
     cluster.add_argument("--embeddings", help="also save the embeddings: .npy or .safetensors")
     cluster.add_argument("--top-n", type=int, default=8, help="keywords per cluster (default %(default)s)")
+    cluster.add_argument("--no-center", action="store_true",
+                         help="cluster the raw unit vectors; by default the corpus' shared direction is taken out "
+                              "first, which measured better on every test set (README § Fine-tuning)")
     add_analyst_arguments(cluster)
     add_model_arguments(cluster)
     scale = cluster.add_argument_group("scale-out (pip install -e '.[distributed]')")

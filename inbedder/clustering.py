@@ -1,7 +1,7 @@
 """InstructionClusterer: the one definition of "a clustering" for the CLI, the explorer and the evaluation.
 
-Texts are embedded by the answer to one instruction, the vectors are L2-normalised once
-(:func:`inbedder.vectors.unit_rows`, float64) and clustered in a canonical row order, so the
+Texts are embedded by the answer to one instruction, the vectors are L2-normalised and centred
+on the corpus once (:func:`inbedder.vectors.centred_rows`, float64) and clustered in a canonical row order, so the
 same corpus gives the same clusters, numbered the same, whoever asks and however the rows are
 ordered. ``n_clusters="auto"`` picks k by silhouette (k = 2..10). Texts that fit their
 cluster poorly can be labelled ``-1`` (:mod:`inbedder.outliers`), k-means can start from seed
@@ -22,7 +22,7 @@ import numpy as np
 from inbedder.errors import InBedderError, NotFittedError, one_line
 from inbedder.kmeans import canonical_order, kmeans_in_canonical_order  # noqa: F401  (public here too)
 from inbedder.outliers import MinSimilarity, check_min_similarity, mark, nearest_centres, similarity_to, threshold
-from inbedder.vectors import unit_rows
+from inbedder.vectors import centred_rows, unit_mean
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -71,11 +71,12 @@ class InstructionClusterer:
     ``min_similarity``: texts whose cosine to their centroid is below it are labelled ``-1``
     ("other"); ``"auto"`` is the 5th percentile of the fitted texts. ``seed_answers``: k-means
     starts from the texts whose answers contain each seed word, and k is the number of seeds
-    that matched (``n_clusters`` is then not used).
+    that matched (``n_clusters`` is then not used). ``center``: take the corpus' mean direction out
+    of the unit rows before clustering (on by default: the model's states share one direction).
 
     After ``fit``: ``labels_`` (``-1`` for outliers), ``similarity_`` (each text's cosine to its
-    centroid), ``outlier_threshold_``, ``cluster_centers_`` (one row per cluster), ``embeddings_``
-    (unit rows), ``answers_``, ``answer_prefix_``, ``n_clusters_`` (the k used),
+    centroid), ``outlier_threshold_``, ``cluster_centers_`` (one row per cluster), ``mean_`` (the
+    fit's mean unit row, None without ``center``), ``embeddings_`` (the clustered rows: unit, centred), ``answers_``, ``answer_prefix_``, ``n_clusters_`` (the k used),
     ``silhouette_scores_`` ({k: score} for "auto", else None), ``seed_matches_`` ({seed: texts
     matched} or None), ``cluster_names_`` ({cluster: name from the answers}), ``method_``,
     ``texts_`` and, with gold labels ``y``, ``v_measure_``.
@@ -94,6 +95,7 @@ class InstructionClusterer:
         n_init: int = 10,
         min_similarity: MinSimilarity = None,
         seed_answers: Sequence[str] | None = None,
+        center: bool = True,
         show_progress_bar: bool | None = None,
     ):
         self.model = model
@@ -106,6 +108,7 @@ class InstructionClusterer:
         self.n_init = n_init
         self.min_similarity = min_similarity
         self.seed_answers = seed_answers
+        self.center = center
         self.show_progress_bar = show_progress_bar
 
     # ------------------------------------------------------------------ sklearn protocol
@@ -154,11 +157,12 @@ class InstructionClusterer:
         self.generated_names_, self.name_prompts_ = None, None
         if embeddings is None:
             encoded = self._encode(texts, answers=True)
-            vectors = self.embeddings_ = encoded.embeddings  # unit rows already
+            raw = encoded.embeddings
         else:
-            vectors = self._given(embeddings, len(texts))
-            self.embeddings_ = unit_rows(vectors)
+            raw = self._given(embeddings, len(texts))
             encoded = self._encode(texts, answers=True) if seeds else None  # seeds are matched against answers
+        self.mean_ = unit_mean(raw) if self.center else None
+        vectors = self.embeddings_ = centred_rows(raw, self.mean_)
         self.texts_ = texts
         if seeds:
             from inbedder.seeding import seeded_kmeans
@@ -193,8 +197,8 @@ class InstructionClusterer:
     ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
         """The fitted cluster nearest each text (new texts join the clusters found by ``fit``).
 
-        Nearest centre by Euclidean distance between unit vectors, the distance k-means itself
-        minimises, so with k-means ``predict(fitted texts)`` is ``labels_``; texts below the
+        Nearest centre by Euclidean distance between unit vectors (centred on the fit's ``mean_``),
+        the distance k-means itself minimises, so with k-means ``predict(fitted texts)`` is ``labels_``; texts below the
         fit's ``outlier_threshold_`` get ``-1``. ``return_similarity``: also each text's cosine
         similarity to its nearest centre.
         """
@@ -204,7 +208,7 @@ class InstructionClusterer:
             vectors = self._encode(texts, answers=False).embeddings
         else:
             vectors = self._given(embeddings, len(texts))
-        labels, similarity = nearest_centres(vectors, self.cluster_centers_)
+        labels, similarity = nearest_centres(centred_rows(vectors, self.mean_), self.cluster_centers_)
         labels = mark(labels, similarity, self.outlier_threshold_)
         return (labels, similarity) if return_similarity else labels
 
@@ -327,30 +331,27 @@ class InstructionClusterer:
                                 f"{matrix.shape}", parameter="embeddings")
         return matrix
 
-    def _cluster(self, vectors: np.ndarray, texts: list[str]) -> tuple[np.ndarray, np.ndarray, dict[int, float] | None]:
-        """(labels, centres, silhouette per k or None): a fixed k, or the best silhouette of 2..10.
-
-        ``vectors`` go to :func:`kmeans_in_canonical_order` as they are, so that the evaluation,
-        which calls it on the same vectors, gets the very same partition.
+    def _cluster(self, unit: np.ndarray, texts: list[str]) -> tuple[np.ndarray, np.ndarray, dict[int, float] | None]:
+        """(labels, centres, silhouette per k or None) of the centred unit rows: a fixed k, or the best
+        silhouette of 2..10. The evaluation's k-means centres the same way, so it gets the same partition.
         """
-        unit = unit_rows(vectors, dtype=np.float64)  # what kmeans_in_canonical_order computes too
         distinct = _distinct_rows(unit)
         if self.n_clusters != AUTO:
             if self.clustering is None and distinct < self.n_clusters:
                 raise _too_few_embeddings(len(texts), distinct, f"too few for n_clusters={self.n_clusters}",
                                           f"lower n_clusters to at most {distinct}")
             k = None if self.clustering is not None else self.n_clusters
-            return (*self._partition(vectors, unit, texts, k), None)
+            return (*self._partition(unit, texts, k), None)
         high = min(AUTO_K_RANGE[1], distinct - 1, len(unit) - 1)
         if high < AUTO_K_RANGE[0]:
             raise _too_few_embeddings(len(texts), distinct, "too few to choose k automatically (n_clusters='auto' "
                                       f"tries k = {AUTO_K_RANGE[0]}..{AUTO_K_RANGE[1]})", "pass n_clusters=2")
-        scores, fits = self._silhouettes(vectors, unit, texts, range(AUTO_K_RANGE[0], high + 1))
+        scores, fits = self._silhouettes(unit, texts, range(AUTO_K_RANGE[0], high + 1))
         best = max(scores, key=scores.get)  # ties: the smaller k, met first
         return (*fits[best], scores)
 
     def _silhouettes(
-        self, vectors: np.ndarray, unit: np.ndarray, texts: list[str], ks: range,
+        self, unit: np.ndarray, texts: list[str], ks: range,
     ) -> tuple[dict[int, float], dict[int, tuple[np.ndarray, np.ndarray]]]:
         """Silhouette (Euclidean on unit rows, seeded sample) of the partition for each k."""
         from sklearn.metrics import silhouette_score
@@ -359,7 +360,7 @@ class InstructionClusterer:
         fits: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         sample = min(len(unit), SILHOUETTE_SAMPLE)
         for k in ks:
-            labels, centres = self._partition(vectors, unit, texts, k)
+            labels, centres = self._partition(unit, texts, k)
             if len(set(labels.tolist())) < 2:
                 continue
             fits[k] = (labels, centres)
@@ -369,12 +370,10 @@ class InstructionClusterer:
                                 "or more", parameter="n_clusters")
         return scores, fits
 
-    def _partition(
-        self, vectors: np.ndarray, unit: np.ndarray, texts: list[str], k: int | None,
-    ) -> tuple[np.ndarray, np.ndarray]:
+    def _partition(self, unit: np.ndarray, texts: list[str], k: int | None) -> tuple[np.ndarray, np.ndarray]:
         """k-means, or the given clusterer (a copy; ``k`` set as its n_clusters when not None)."""
         if self.clustering is None:
-            return kmeans_in_canonical_order(vectors, k, texts=texts, n_init=self.n_init, random_state=self.random_state)
+            return kmeans_in_canonical_order(unit, k, texts=texts, n_init=self.n_init, random_state=self.random_state)
         from sklearn.base import clone
 
         estimator = clone(self.clustering)

@@ -1,6 +1,7 @@
 """Save and load a fitted clustering: centroids in safetensors, everything else in JSON, no pickle.
 
-A folder holds ``centroids.safetensors`` (the k centroids, float64) and ``clustering.json``:
+A folder holds ``centroids.safetensors`` (the k centroids and the corpus mean the texts were
+centred on, float64) and ``clustering.json``:
 the question, the embedder's settings, the fingerprint of what produces the embeddings, k,
 seed, outlier threshold, keywords, names and the k-curve. Loading rebuilds the embedder from
 the saved settings (or takes the one given) and refuses, in one line naming what differs,
@@ -122,7 +123,7 @@ def _record(clusterer: InstructionClusterer) -> dict[str, Any]:
         "embedder": embedder_settings(model, prefix, embedded=identity["model"].startswith("embedded:")),
         "fingerprint": fingerprint(model, clusterer.method_, clusterer.instruction, prefix, identity=identity),
         "n_clusters": int(clusterer.n_clusters_), "n_clusters_requested": clusterer.n_clusters,
-        "random_state": clusterer.random_state, "n_init": clusterer.n_init,
+        "random_state": clusterer.random_state, "n_init": clusterer.n_init, "center": clusterer.center,
         "silhouette_by_k": {str(k): v for k, v in (clusterer.silhouette_scores_ or {}).items()} or None,
         "min_similarity": clusterer.min_similarity, "outlier_threshold": clusterer.outlier_threshold_,
         "seed_answers": list(clusterer.seed_answers) if clusterer.seed_answers else None,
@@ -148,7 +149,10 @@ def save_clustering(clusterer: InstructionClusterer, path: str | Path) -> Path:
     folder.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.partial-", dir=folder.parent))
     try:
-        save_file({"cluster_centers": np.ascontiguousarray(clusterer.cluster_centers_, dtype=np.float64)},
+        tensors = {"cluster_centers": clusterer.cluster_centers_}
+        if clusterer.mean_ is not None:
+            tensors["mean"] = clusterer.mean_
+        save_file({name: np.ascontiguousarray(value, dtype=np.float64) for name, value in tensors.items()},
                   str(staging / CENTROIDS_FILE), metadata={"format": FORMAT, "instruction": clusterer.instruction})
         (staging / CONFIG_FILE).write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         if folder.exists():
@@ -213,7 +217,10 @@ def load_clustering(cls: type, path: str | Path, *, model: InBedder | None = Non
     folder = Path(path)
     record = read_record(folder)
     try:
-        centres = load_file(str(folder / CENTROIDS_FILE))["cluster_centers"]
+        tensors = load_file(str(folder / CENTROIDS_FILE))
+        centres = tensors["cluster_centers"]
+        if record.get("center") and "mean" not in tensors:
+            raise KeyError("mean")
     except (SafetensorError, KeyError, OSError) as error:
         raise InBedderError(f"{folder / CENTROIDS_FILE} is damaged ({error}); save the clustering again",
                             parameter="clustering") from error
@@ -227,8 +234,10 @@ def load_clustering(cls: type, path: str | Path, *, model: InBedder | None = Non
                             parameter="clustering")
     clusterer = cls(model, record["instruction"], n_clusters=record["n_clusters_requested"], method=record["method"],
                     random_state=record["random_state"], n_init=record["n_init"],
-                    min_similarity=record["min_similarity"], seed_answers=record["seed_answers"])
+                    min_similarity=record["min_similarity"], seed_answers=record["seed_answers"],
+                    center=record.get("center", False))  # saved before centring existed: not centred
     clusterer.cluster_centers_ = centres
+    clusterer.mean_ = tensors.get("mean")
     clusterer.n_clusters_ = int(record["n_clusters"])
     clusterer.method_ = record["method"]
     clusterer.answer_prefix_ = record["answer_prefix"]

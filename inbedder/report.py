@@ -104,6 +104,7 @@ def run_record(
         "method": clusterer.method_,
         "instruction": clusterer.instruction,
         "n_clusters": clusterer.n_clusters_,
+        "center": clusterer.center,
         "n_clusters_auto": clusterer.silhouette_scores_ is not None,
         "texts": len(corpus.texts),
         "skipped_rows": corpus.skipped,

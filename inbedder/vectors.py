@@ -14,3 +14,20 @@ def unit_rows(matrix: np.ndarray, *, dtype: type | None = None) -> np.ndarray:
     if dtype is not None or not np.issubdtype(matrix.dtype, np.floating):
         matrix = matrix.astype(dtype or np.float64)
     return matrix / np.clip(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12, None)
+
+
+def unit_mean(matrix: np.ndarray) -> np.ndarray:
+    """The mean of the unit rows (float64): the direction every text of a corpus shares."""
+    return unit_rows(matrix, dtype=np.float64).mean(axis=0)
+
+
+def centred_rows(matrix: np.ndarray, mean: np.ndarray | None) -> np.ndarray:
+    """Unit rows less the corpus' ``mean`` (:func:`unit_mean`), made unit again (float64); None: unit rows.
+
+    Why: a language model's states share one dominant direction (1st-gen on the shipped reviews:
+    mean pairwise cosine 0.83), so raw cosines all sit near 1 and the question's answer moves
+    them little. Taking the shared part out first is what lets k-means see the answers (issue #11:
+    +0.7 clustering HM on the shipped reviews, +5.4 on the independent drug reviews, at no cost).
+    """
+    unit = unit_rows(matrix, dtype=np.float64)
+    return unit if mean is None else unit_rows(unit - np.asarray(mean, dtype=np.float64), dtype=np.float64)

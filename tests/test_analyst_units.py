@@ -94,6 +94,22 @@ def test_save_load_predict_gives_back_the_fit_labels(tiny, tmp_path):
     assert InstructionClusterer.load(folder).predict(TEXTS).tolist() == fitted.labels_.tolist()  # model rebuilt from the settings
     with pytest.raises(NotFittedError, match="keeps no texts"):
         loaded.cluster_info()
+    assert record["center"] is True and loaded.center
+    np.testing.assert_allclose(loaded.mean_, fitted.mean_)
+
+
+def test_an_uncentred_clustering_saves_without_a_mean_and_a_missing_mean_is_refused(tiny, tmp_path):
+    from safetensors.numpy import load_file, save_file
+
+    raw = InstructionClusterer(tiny, QUESTION, n_clusters=3, center=False).fit(TEXTS)
+    loaded = InstructionClusterer.load(raw.save(tmp_path / "raw"), model=tiny)
+    assert read_record(tmp_path / "raw")["center"] is False and loaded.mean_ is None
+    assert loaded.predict(TEXTS).tolist() == raw.labels_.tolist()
+    centred = InstructionClusterer(tiny, QUESTION, n_clusters=3).fit(TEXTS).save(tmp_path / "centred")
+    tensors = load_file(str(centred / CENTROIDS_FILE))
+    save_file({"cluster_centers": tensors["cluster_centers"]}, str(centred / CENTROIDS_FILE))
+    with pytest.raises(InBedderError, match="is damaged .*'mean'"):
+        InstructionClusterer.load(centred, model=tiny)
 
 
 def test_load_refuses_an_embedder_that_differs(tiny, tiny_models, tmp_path):

@@ -19,7 +19,7 @@ from inbedder.evaluation.awareness import evaluate_multilabel
 from inbedder.evaluation.datasets import Labeling, MultiLabelSet, RobustnessTask
 from inbedder.evaluation.robustness import evaluate_robustness_task
 from inbedder.explain import v_measure
-from inbedder.vectors import unit_rows
+from inbedder.vectors import centred_rows, unit_mean, unit_rows
 
 QUESTION = "What is it about?"
 
@@ -61,7 +61,7 @@ def reviews() -> list[str]:
 def test_init_stores_the_parameters_unchanged_and_validates_nothing():
     model, estimator = object(), AgglomerativeClustering(n_clusters=3)
     given = dict(n_clusters=-3, method=None, clustering=estimator, batch_size=0, random_state=7, n_init=1,
-                 min_similarity=7.5, seed_answers="", show_progress_bar=False)
+                 min_similarity=7.5, seed_answers="", center="yes", show_progress_bar=False)
     clusterer = InstructionClusterer(model, "", **given)  # nonsense values: checked by fit, not here
     params = clusterer.get_params()
     assert params == {"model": model, "instruction": "", **given}
@@ -119,7 +119,10 @@ def test_fit_with_embeddings_does_not_run_the_model_until_answers_are_needed(tin
     points = unit_rows(blobs(n_per=10, k=4))[: len(reviews)]
     clusterer = InstructionClusterer(NoModel(), QUESTION, n_clusters=4).fit(reviews, embeddings=points)
     assert clusterer.answers_ is None and clusterer.answer_prefix_ is None
-    np.testing.assert_allclose(clusterer.embeddings_, points)
+    np.testing.assert_allclose(clusterer.embeddings_, centred_rows(points, points.mean(axis=0)))
+    raw = InstructionClusterer(NoModel(), QUESTION, n_clusters=4, center=False).fit(reviews, embeddings=points)
+    assert raw.mean_ is None
+    np.testing.assert_allclose(raw.embeddings_, points)
     with pytest.raises(AssertionError, match="the model was run"):
         clusterer.cluster_info()  # the answers come from the model (here one that refuses)
 
@@ -158,7 +161,8 @@ def test_a_given_clusterer_is_used_on_unit_rows_in_canonical_order():
     points = np.hstack([chains, np.full((60, 1), 20.0)])  # keep the directions apart after normalising
     texts = names(60)
     estimator = AgglomerativeClustering(n_clusters=2, linkage="single")
-    clusterer = InstructionClusterer(NoModel(), QUESTION, n_clusters=6, clustering=estimator).fit(texts, embeddings=points)
+    clusterer = InstructionClusterer(NoModel(), QUESTION, n_clusters=6, clustering=estimator, center=False).fit(
+        texts, embeddings=points)
     direct = AgglomerativeClustering(n_clusters=2, linkage="single").fit_predict(unit_rows(points, dtype=np.float64))
     assert clusterer.n_clusters_ == 2  # the estimator's own k, not n_clusters=6
     assert adjusted_rand_score(direct, clusterer.labels_) == 1.0
@@ -191,7 +195,7 @@ def test_auto_picks_the_best_silhouette_of_2_to_10_and_records_the_curve():
     points = blobs(n_per=15, k=5, noise=0.15, seed=3)
     texts = names(75)
     auto = InstructionClusterer(NoModel(), QUESTION, n_clusters="auto", random_state=1).fit(texts, embeddings=points)
-    unit = unit_rows(points, dtype=np.float64)
+    unit = centred_rows(points, unit_mean(points))  # what is clustered
     expected = {}
     for k in range(2, 11):
         labels = InstructionClusterer(NoModel(), QUESTION, n_clusters=k, random_state=1).fit(texts, embeddings=points).labels_

@@ -182,11 +182,13 @@ def test_blend_weights_the_two_cosines_and_moves_between_its_parts():
     answers = _utterance_answers(triplets)
     follows, deaf = LabelOracle(answers), LabelOracle(answers, deaf_to=triplets.instructions["intent"])
     texts, instructions = triplets.texts()[:6], list(dict.fromkeys(triplets.instructions.values()))
-    blended = Blend(follows, deaf, weight=0.25).embed(texts, instructions)
+    raw, centred = (Blend(follows, deaf, weight=0.25, center=center).embed(texts, instructions) for center in (False, True))
     for instruction in instructions:
         a, b = follows.embed(texts, [instruction])[instruction], deaf.embed(texts, [instruction])[instruction]
-        assert np.allclose(np.linalg.norm(blended[instruction], axis=1), 1.0)
-        assert np.allclose(blended[instruction] @ blended[instruction].T, 0.25 * a @ a.T + 0.75 * b @ b.T)
+        assert np.allclose(np.linalg.norm(raw[instruction], axis=1), 1.0)
+        assert np.allclose(raw[instruction] @ raw[instruction].T, 0.25 * a @ a.T + 0.75 * b @ b.T)
+        a, b = (metrics.unit_rows(part - part.mean(axis=0)) for part in (a, b))  # each part centred on the set
+        assert np.allclose(centred[instruction] @ centred[instruction].T, 0.25 * a @ a.T + 0.75 * b @ b.T)
     # all weight on one part scores exactly as that part
     assert evaluate_triplets(Blend(follows, deaf, weight=1.0), triplets)["harmonic_mean"] == 1.0
     assert evaluate_triplets(Blend(follows, deaf, weight=0.0), triplets)["emotion"] == 0.0

@@ -22,7 +22,7 @@ from inbedder.distributed.shards import shard_path
 from inbedder.errors import InBedderError
 from inbedder.outliers import nearest_centres
 from inbedder.stopwords import content_words, word_set
-from inbedder.vectors import unit_rows
+from inbedder.vectors import centred_rows, unit_mean, unit_rows
 
 DEFAULT_SAMPLE = 100_000
 
@@ -33,6 +33,7 @@ class ScaleClusters:
 
     question: str
     centroids: np.ndarray
+    mean: np.ndarray | None  # the sample's mean unit row: texts are centred on it, as the local clusterer does
     sizes: dict[int, int]
     keywords: dict[int, list[tuple[str, float]]]
     sampled: int
@@ -132,7 +133,7 @@ give the same clusters; beyond it, MiniBatchKMeans on the seeded sample."""
 
 def cluster_run(
     output_dir: str | Path, shards: list[str], question: str, n_clusters: int, *, sample_size: int = DEFAULT_SAMPLE,
-    seed: int = 0, library: str = "auto", top_n: int = 8, address: str | None = None,
+    seed: int = 0, library: str = "auto", top_n: int = 8, address: str | None = None, center: bool = True,
 ) -> ScaleClusters:
     """Fit on a sample in the driver, assign every shard in ``map_batches``, merge the small results.
 
@@ -147,7 +148,8 @@ def cluster_run(
     vectors, texts, total = sample_embeddings(output_dir, shards, question, size=sample_size, seed=seed)
     if library == "auto":
         library = "kmeans" if len(texts) == total <= EXACT_LIMIT else "minibatch"
-    centroids = fit_centroids(vectors, texts, n_clusters, seed=seed, library=library)
+    mean = unit_mean(vectors) if center else None
+    centroids = fit_centroids(centred_rows(vectors, mean), texts, n_clusters, seed=seed, library=library)
     sampled = len(texts)
     del vectors, texts  # the sample is not needed past the fit
     folder = output_dir / "clusters" / _slug(question)
@@ -157,17 +159,18 @@ def cluster_run(
     with ray_session(address) as ray:
         items = ray.data.from_items([{"shard": name} for name in shards], override_num_blocks=max(1, len(shards)))
         assigned = items.map_batches(assign_shards, batch_size=1, num_cpus=1, fn_kwargs={
-            "output_dir": str(output_dir), "question": question, "centroids": centroids, "folder": str(folder)})
+            "output_dir": str(output_dir), "question": question, "centroids": centroids, "mean": mean,
+            "folder": str(folder)})
         for row in assigned.iter_rows():
             sizes.update({int(label): size for label, size in json.loads(row["sizes"]).items()})
             for label, words in json.loads(row["counts"]).items():
                 counts.setdefault(int(label), Counter()).update(words)
     keywords = keywords_from_counts(counts, top_n=top_n)
-    return ScaleClusters(question, centroids, dict(sorted(sizes.items())), keywords, sampled, library)
+    return ScaleClusters(question, centroids, mean, dict(sorted(sizes.items())), keywords, sampled, library)
 
 
 def assign_shards(batch: dict[str, np.ndarray], *, output_dir: str, question: str, centroids: np.ndarray,
-                  folder: str) -> dict[str, list[str]]:
+                  mean: np.ndarray | None, folder: str) -> dict[str, list[str]]:
     """``map_batches`` function: assign each shard of the batch, write its clusters file, return its summary.
 
     The summary (cluster sizes and the answers' content-word counts per cluster, as JSON) is
@@ -179,7 +182,8 @@ def assign_shards(batch: dict[str, np.ndarray], *, output_dir: str, question: st
     summary: dict[str, list[str]] = {"shard": [], "sizes": [], "counts": []}
     for name in (str(value) for value in batch["shard"]):
         table = _read_question(Path(output_dir), name, question, ["id", "embedding", "answer"])
-        labels, cosine = nearest_centres(np.stack(table["embedding"].to_numpy(zero_copy_only=False)), centroids)
+        vectors = centred_rows(np.stack(table["embedding"].to_numpy(zero_copy_only=False)), mean)
+        labels, cosine = nearest_centres(vectors, centroids)
         path = Path(folder) / f"{name}.parquet"
         temp = path.with_name(f".{path.stem}.partial-{os.getpid()}.parquet")
         pq.write_table(pa.table({"id": table["id"], "cluster": pa.array(labels, pa.int32()),

@@ -11,7 +11,7 @@ import numpy as np
 
 from inbedder.errors import InBedderError
 from inbedder.explain import v_measure
-from inbedder.vectors import unit_rows
+from inbedder.vectors import centred_rows, unit_mean, unit_rows
 
 __all__ = [
     "clustering_v_measure", "cosine_similarity_rows", "harmonic_mean", "instruction_sts_spearman", "kmeans_labels",
@@ -71,30 +71,33 @@ def instruction_sts_spearman(first: np.ndarray, second: np.ndarray, labels: Sequ
 
 def kmeans_labels(
     embeddings: np.ndarray, k: int, *, seed: int = 0, n_init: int = 10, texts: Sequence[str] | None = None,
+    center: bool = True,
 ) -> np.ndarray:
     """The clusterer's k-means (:func:`inbedder.clustering.kmeans_in_canonical_order`), seeded.
 
-    Unit rows (cosine geometry) in a canonical order: by ``texts`` when given (as
-    :class:`~inbedder.clustering.InstructionClusterer` does), else by the vectors; the
-    evaluation passes its texts, so its V-measure is the clusterer's on the same embeddings.
+    Unit rows centred on their mean (``center``, the clusterer's default) in a canonical order:
+    by ``texts`` when given (as :class:`~inbedder.clustering.InstructionClusterer` does), else by
+    the vectors; the evaluation passes its texts, so its V-measure is the clusterer's on the same
+    embeddings.
     """
     from inbedder.clustering import kmeans_in_canonical_order
 
     if not 2 <= k <= len(embeddings):
         raise InBedderError(f"cannot make {k} clusters of {len(embeddings)} texts; need 2 ≤ k ≤ number of texts",
                             parameter="k")
-    return kmeans_in_canonical_order(embeddings, k, texts=texts, n_init=n_init, random_state=seed)[0]
+    rows = centred_rows(embeddings, unit_mean(embeddings) if center else None)
+    return kmeans_in_canonical_order(rows, k, texts=texts, n_init=n_init, random_state=seed)[0]
 
 
 def clustering_v_measure(
     embeddings: np.ndarray, true_labels: Sequence, *, k: int | None = None, seed: int = 0,
-    texts: Sequence[str] | None = None,
+    texts: Sequence[str] | None = None, center: bool = True,
 ) -> float:
     """k-means with k = number of gold classes (unless given), scored by :func:`v_measure`."""
     import pandas as pd
 
     classes = pd.Series(list(true_labels), dtype=object).dropna().astype(str).nunique()  # v_measure's rule
-    return v_measure(true_labels, kmeans_labels(embeddings, k or classes, seed=seed, texts=texts))
+    return v_measure(true_labels, kmeans_labels(embeddings, k or classes, seed=seed, texts=texts, center=center))
 
 
 def robustness_summary(correct: Sequence[float], implicit: Sequence[float], incorrect: Sequence[float]) -> dict[str, float]:

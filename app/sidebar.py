@@ -46,7 +46,7 @@ DEFAULTS = {
     "source": SAMPLE, "sample_label": loading.SAMPLE_LABEL_COLUMNS[0], "limit": 0,
     "question": loading.SAMPLE_QUESTIONS[0], "k": 4, "k_auto": False,
     "question2": loading.SAMPLE_QUESTIONS[1], "k2": 2, "k2_auto": False,
-    "outliers": OUTLIERS_OFF, "min_similarity": 0.7,
+    "outliers": OUTLIERS_OFF, "min_similarity": 0.3,
 }
 
 
@@ -170,7 +170,8 @@ def outlier_controls() -> float | str | None:
     )
     value = st.sidebar.slider(
         "Minimum similarity to the centre", min_value=0.0, max_value=1.0, step=0.01, key="min_similarity",
-        disabled=choice != OUTLIERS_MIN, help="Cosine similarity of a text's embedding to its centroid.",
+        disabled=choice != OUTLIERS_MIN,
+        help="Cosine of a text's embedding to its centroid, both centred on the corpus (sample reviews: 0.09–0.75).",
     )
     return min_similarity(choice, value)
 

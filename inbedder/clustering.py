@@ -1,7 +1,8 @@
 """InstructionClusterer: the one definition of "a clustering" for the CLI, the explorer and the evaluation.
 
 Texts are embedded by the answer to one instruction, the vectors are L2-normalised and centred
-on the corpus once (:func:`inbedder.vectors.centred_rows`, float64) and clustered in a canonical row order, so the
+on the corpus once (:func:`inbedder.vectors.centre_corpus`, float64) and clustered in a canonical
+row order, so the
 same corpus gives the same clusters, numbered the same, whoever asks and however the rows are
 ordered. ``n_clusters="auto"`` picks k by silhouette (k = 2..10). Texts that fit their
 cluster poorly can be labelled ``-1`` (:mod:`inbedder.outliers`), k-means can start from seed
@@ -22,7 +23,7 @@ import numpy as np
 from inbedder.errors import InBedderError, NotFittedError, one_line
 from inbedder.kmeans import canonical_order, kmeans_in_canonical_order  # noqa: F401  (public here too)
 from inbedder.outliers import MinSimilarity, check_min_similarity, mark, nearest_centres, similarity_to, threshold
-from inbedder.vectors import centred_rows, unit_mean
+from inbedder.vectors import centre_corpus, centred_rows
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -76,7 +77,8 @@ class InstructionClusterer:
 
     After ``fit``: ``labels_`` (``-1`` for outliers), ``similarity_`` (each text's cosine to its
     centroid), ``outlier_threshold_``, ``cluster_centers_`` (one row per cluster), ``mean_`` (the
-    fit's mean unit row, None without ``center``), ``embeddings_`` (the clustered rows: unit, centred), ``answers_``, ``answer_prefix_``, ``n_clusters_`` (the k used),
+    fit's mean unit row, None without ``center``), ``embeddings_`` (the clustered rows: unit,
+    centred), ``answers_``, ``answer_prefix_``, ``n_clusters_`` (the k used),
     ``silhouette_scores_`` ({k: score} for "auto", else None), ``seed_matches_`` ({seed: texts
     matched} or None), ``cluster_names_`` ({cluster: name from the answers}), ``method_``,
     ``texts_`` and, with gold labels ``y``, ``v_measure_``.
@@ -161,8 +163,8 @@ class InstructionClusterer:
         else:
             raw = self._given(embeddings, len(texts))
             encoded = self._encode(texts, answers=True) if seeds else None  # seeds are matched against answers
-        self.mean_ = unit_mean(raw) if self.center else None
-        vectors = self.embeddings_ = centred_rows(raw, self.mean_)
+        vectors, self.mean_ = centre_corpus(raw, center=self.center)
+        self.embeddings_ = vectors
         self.texts_ = texts
         if seeds:
             from inbedder.seeding import seeded_kmeans
@@ -197,9 +199,9 @@ class InstructionClusterer:
     ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
         """The fitted cluster nearest each text (new texts join the clusters found by ``fit``).
 
-        Nearest centre by Euclidean distance between unit vectors (centred on the fit's ``mean_``),
-        the distance k-means itself minimises, so with k-means ``predict(fitted texts)`` is ``labels_``; texts below the
-        fit's ``outlier_threshold_`` get ``-1``. ``return_similarity``: also each text's cosine
+        Nearest centre by Euclidean distance between unit vectors (centred on the fit's
+        ``mean_``), the distance k-means itself minimises, so with k-means ``predict(fitted
+        texts)`` is ``labels_``; texts below the fit's ``outlier_threshold_`` get ``-1``. ``return_similarity``: also each text's cosine
         similarity to its nearest centre.
         """
         self._check_centres()

@@ -16,13 +16,21 @@ def unit_rows(matrix: np.ndarray, *, dtype: type | None = None) -> np.ndarray:
     return matrix / np.clip(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12, None)
 
 
-def unit_mean(matrix: np.ndarray) -> np.ndarray:
-    """The mean of the unit rows (float64): the direction every text of a corpus shares."""
-    return unit_rows(matrix, dtype=np.float64).mean(axis=0)
+def centre_corpus(matrix: np.ndarray, *, center: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
+    """(:func:`centred_rows` of the corpus on its own mean, that mean); ``center=False``: (unit rows, None).
+
+    The mean is that of the unit rows (float64): the direction every text of the corpus shares.
+    Rows are normalised once here; new texts are centred later on the returned mean.
+    """
+    unit = unit_rows(matrix, dtype=np.float64)
+    if not center:
+        return unit, None
+    mean = unit.mean(axis=0)
+    return unit_rows(unit - mean, dtype=np.float64), mean
 
 
 def centred_rows(matrix: np.ndarray, mean: np.ndarray | None) -> np.ndarray:
-    """Unit rows less the corpus' ``mean`` (:func:`unit_mean`), made unit again (float64); None: unit rows.
+    """Unit rows less the corpus' ``mean`` (from :func:`centre_corpus`), made unit again (float64); None: unit rows.
 
     Why: a language model's states share one dominant direction (1st-gen on the shipped reviews:
     mean pairwise cosine 0.83), so raw cosines all sit near 1 and the question's answer moves

@@ -19,7 +19,7 @@ from inbedder.evaluation.awareness import evaluate_multilabel
 from inbedder.evaluation.datasets import Labeling, MultiLabelSet, RobustnessTask
 from inbedder.evaluation.robustness import evaluate_robustness_task
 from inbedder.explain import v_measure
-from inbedder.vectors import centred_rows, unit_mean, unit_rows
+from inbedder.vectors import centred_rows, unit_rows
 
 QUESTION = "What is it about?"
 
@@ -195,7 +195,7 @@ def test_auto_picks_the_best_silhouette_of_2_to_10_and_records_the_curve():
     points = blobs(n_per=15, k=5, noise=0.15, seed=3)
     texts = names(75)
     auto = InstructionClusterer(NoModel(), QUESTION, n_clusters="auto", random_state=1).fit(texts, embeddings=points)
-    unit = centred_rows(points, unit_mean(points))  # what is clustered
+    unit = centred_rows(points, unit_rows(points, dtype=np.float64).mean(axis=0))  # what is clustered
     expected = {}
     for k in range(2, 11):
         labels = InstructionClusterer(NoModel(), QUESTION, n_clusters=k, random_state=1).fit(texts, embeddings=points).labels_

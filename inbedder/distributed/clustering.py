@@ -22,7 +22,7 @@ from inbedder.distributed.shards import shard_path
 from inbedder.errors import InBedderError
 from inbedder.outliers import nearest_centres
 from inbedder.stopwords import content_words, word_set
-from inbedder.vectors import centred_rows, unit_mean, unit_rows
+from inbedder.vectors import centre_corpus, centred_rows, unit_rows
 
 DEFAULT_SAMPLE = 100_000
 
@@ -148,10 +148,11 @@ def cluster_run(
     vectors, texts, total = sample_embeddings(output_dir, shards, question, size=sample_size, seed=seed)
     if library == "auto":
         library = "kmeans" if len(texts) == total <= EXACT_LIMIT else "minibatch"
-    mean = unit_mean(vectors) if center else None
-    centroids = fit_centroids(centred_rows(vectors, mean), texts, n_clusters, seed=seed, library=library)
+    centred, mean = centre_corpus(vectors, center=center)
+    del vectors
+    centroids = fit_centroids(centred, texts, n_clusters, seed=seed, library=library)
     sampled = len(texts)
-    del vectors, texts  # the sample is not needed past the fit
+    del centred, texts  # the sample is not needed past the fit
     folder = output_dir / "clusters" / _slug(question)
     folder.mkdir(parents=True, exist_ok=True)
     sizes: Counter = Counter()

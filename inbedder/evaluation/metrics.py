@@ -11,7 +11,7 @@ import numpy as np
 
 from inbedder.errors import InBedderError
 from inbedder.explain import v_measure
-from inbedder.vectors import centred_rows, unit_mean, unit_rows
+from inbedder.vectors import centre_corpus, unit_rows
 
 __all__ = [
     "clustering_v_measure", "cosine_similarity_rows", "harmonic_mean", "instruction_sts_spearman", "kmeans_labels",
@@ -85,7 +85,7 @@ def kmeans_labels(
     if not 2 <= k <= len(embeddings):
         raise InBedderError(f"cannot make {k} clusters of {len(embeddings)} texts; need 2 ≤ k ≤ number of texts",
                             parameter="k")
-    rows = centred_rows(embeddings, unit_mean(embeddings) if center else None)
+    rows = centre_corpus(embeddings, center=center)[0]
     return kmeans_in_canonical_order(rows, k, texts=texts, n_init=n_init, random_state=seed)[0]
 
 

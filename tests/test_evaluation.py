@@ -231,6 +231,19 @@ def test_robustness_wiring_separates_correct_from_incorrect():
     assert set(result["scores"]["incorrect"]) == {"x1", "x2"}
 
 
+def test_suite_runs_kmeans_centred_or_on_raw_rows_as_asked():
+    texts = [f"text {i}" for i in range(40)]
+    labels = [f"class {i % 4}" for i in range(40)]
+    task = RobustnessTask("toy", texts, labels, ["c1"], ["i1"], ["x1", "x2"], source="hand-made")
+    oracle = LabelOracle({q: dict(zip(texts, labels)) for q in ("c1", "i1")})  # incorrect questions: noise
+    rows = {center: run_suite([oracle], Suite(robustness=[task], center=center), show_progress_bar=False)[0]
+            for center in (True, False)}
+    for center, row in rows.items():
+        assert row["robustness"]["tasks"]["toy"]["scores"] == evaluate_robustness_task(oracle, task, center=center)["scores"]
+    noise = [rows[center]["robustness"]["tasks"]["toy"]["scores"]["incorrect"]["x1"] for center in (True, False)]
+    assert noise[0] != noise[1]  # the two geometries cluster the same noise differently
+
+
 def test_suite_average_is_the_papers_table_mean():
     data = limit_awareness(load_awareness("shipped"), 40)
     answers = _utterance_answers(data.triplets)

@@ -24,11 +24,13 @@ def build_suite(
     limit: int | None = None,
     robustness_limit: int | None = None,
     seed: int = 0,
+    center: bool = True,
 ) -> Suite:
     """Load the data of ``tasks``: awareness sets from ``data`` (shipped|hub), robustness from ``spec``.
 
     ``limit`` keeps a seeded subset of every set (triplets per criterion, STS pairs, corpus texts);
     ``robustness_limit`` overrides it for the robustness corpora, which are embedded 30 times.
+    ``center=False`` runs k-means on the raw unit rows instead of the clusterer's centred ones.
     """
     unknown = [task for task in tasks if task not in TASKS]
     if unknown:
@@ -42,6 +44,7 @@ def build_suite(
         limit_awareness(awareness, limit, seed=seed),
         limit_robustness(robustness, robustness_limit if robustness_limit is not None else limit, seed=seed),
         seed,
+        center,
     )
 
 
@@ -90,6 +93,7 @@ def compare(
     limit: int | None = None,
     robustness_limit: int | None = None,
     seed: int = 0,
+    center: bool = True,
     references: bool = True,
     batch_size: int = 16,
     show_progress_bar: bool = True,
@@ -98,6 +102,7 @@ def compare(
     from inbedder.embedder import InBedder
 
     models = model if isinstance(model, (list, tuple)) else [model or InBedder()]
-    suite = build_suite(tasks, data, spec=spec, limit=limit, robustness_limit=robustness_limit, seed=seed)
+    suite = build_suite(tasks, data, spec=spec, limit=limit, robustness_limit=robustness_limit, seed=seed,
+                        center=center)
     subjects = build_subjects(models, methods, references=references, batch_size=batch_size)
     return run_suite(subjects, suite, show_progress_bar=show_progress_bar)

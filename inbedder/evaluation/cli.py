@@ -109,6 +109,8 @@ def _add_run_options(parser: argparse.ArgumentParser, limit_help: str) -> None:
     parser.add_argument("--limit", type=int, metavar="N", help=f"{limit_help}; for quick runs (default: full sets)")
     parser.add_argument("--output-dir", "-o", help="where results.json and results.md go (default runs/evaluate-<test>-<time>/)")
     parser.add_argument("--no-references", action="store_true", help="leave out the prompt and no-instruction reference rows")
+    parser.add_argument("--no-center", action="store_true",
+                        help="k-means on the raw unit rows, not centred on the corpus mean (the clusterer's --no-center)")
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress bars or tables, errors only")
 
 
@@ -150,7 +152,7 @@ def _run(args: argparse.Namespace, tasks: list[str], methods: list[str] | None) 
     output_dir = _output_dir(args)
     suite = build_suite(
         tasks, getattr(args, "data", "shipped"), spec=getattr(args, "spec", None), limit=args.limit,
-        robustness_limit=getattr(args, "robustness_limit", None), seed=options.seed,
+        robustness_limit=getattr(args, "robustness_limit", None), seed=options.seed, center=not args.no_center,
     )
     models = [replace(options, model=name).build() for name in _model_names(args)]
     methods = methods or [models[0].method]
@@ -167,6 +169,7 @@ def _run(args: argparse.Namespace, tasks: list[str], methods: list[str] | None) 
             "model": ", ".join(model.loaded.name for model in models),
             "adapter": ", ".join(model.loaded.adapter or "none" for model in models),  # as resolved: shipped default included
             "tasks": tasks,
+            "center": suite.center,  # k-means on centred rows (the default) or raw unit rows
             "parameters": {key: value for key, value in vars(args).items() if key != "handler"},
             "data": suite.describe(),
             "subjects": rows,

@@ -38,6 +38,7 @@ class Suite:
     awareness: AwarenessData = field(default_factory=AwarenessData)
     robustness: list[RobustnessTask] = field(default_factory=list)
     seed: int = 0
+    center: bool = True  # k-means on centred rows, as the clusterer's default; False: raw unit rows
 
     @property
     def tasks(self) -> list[str]:
@@ -76,9 +77,11 @@ def evaluate_subject(subject: Subject, suite: Suite, bar: tqdm | None = None) ->
         elif name == "sts":
             row["sts"] = evaluate_sts(subject, suite.awareness.sts)
         elif name == "clustering":
-            row["clustering"] = evaluate_multilabel(subject, suite.awareness.clustering, seed=suite.seed)
+            row["clustering"] = evaluate_multilabel(subject, suite.awareness.clustering, seed=suite.seed,
+                                                    center=suite.center)
         else:
-            row.setdefault("robustness", {"tasks": {}})["tasks"][task.name] = evaluate_robustness_task(subject, task, seed=suite.seed)
+            row.setdefault("robustness", {"tasks": {}})["tasks"][task.name] = evaluate_robustness_task(
+                subject, task, seed=suite.seed, center=suite.center)
         key = f"robustness:{task.name}" if task else name
         row["seconds"][key] = round(time.perf_counter() - started, 2)
         if bar is not None:

@@ -8,6 +8,7 @@ import re
 import numpy as np
 import pytest
 import torch
+from safetensors.torch import load_file
 
 from inbedder import InBedder, InBedderError
 from inbedder.cli import FLAGS, main
@@ -221,3 +222,27 @@ def test_two_steps_on_the_embedded_model(qa_file, tmp_path):
     model = InBedder(adapter=str(output), cache=False, device="cpu")
     assert model.loaded.name == "SmolLM2-135M-Instruct" and model.template == "inbedder"
     assert model.encode(["The soup was cold."], "What is wrong?").shape == (1, 576)
+
+
+def test_shipping_halves_the_weights_keeps_the_embeddings_and_records_the_source(tiny_models, qa_file, tmp_path, capsys):
+    from inbedder.finetune.ship import main as ship
+
+    run, shipped = tmp_path / "run", tmp_path / "adapters" / "mine"
+    finetune(FinetuneConfig(data=[qa_file], output=str(run), base=tiny_models["llama"], lr=2e-2, max_steps=2,
+                            batch_size=4, eval_split=0.0, device="cpu"), show_progress_bar=False, say=lambda line: None)
+    assert ship([str(run), str(shipped)]) == 0
+    weights = load_file(shipped / "adapter_model.safetensors")
+    assert {tensor.dtype for tensor in weights.values()} == {torch.float16}
+    assert set(weights) == set(load_file(run / "adapter_model.safetensors"))
+    record = json.loads((shipped / "inbedder.json").read_text())
+    assert record["shipped"]["dtype"] == "float16" and record["shipped"]["from"] == str(run)
+    assert record["training"] == json.loads((run / "inbedder.json").read_text())["training"]
+    texts, question = ["The soup was cold.", "Lovely staff and quick service!"], "What is the review about?"
+    trained, halved = (InBedder(adapter=str(folder), cache=False, device="cpu").encode(texts, question) for folder in (run, shipped))
+    np.testing.assert_allclose(halved, trained, atol=2e-3)
+    capsys.readouterr()
+    assert ship([str(run), str(shipped)]) == 2  # an existing folder is not replaced unasked
+    assert ship([str(tmp_path), str(tmp_path / "other")]) == 2  # not a run folder
+    errors = capsys.readouterr().err.strip().splitlines()
+    assert len(errors) == 2 and "--replace" in errors[0] and "adapter_config.json" in errors[1], errors
+    assert ship([str(run), str(shipped), "--replace"]) == 0 and not (tmp_path / "other").exists()

@@ -48,6 +48,8 @@ def ship_adapter(run: str | Path, destination: str | Path, *, replace: bool = Fa
         shutil.copy(run / "adapter_config.json", staged)
         save_file(weights, staged / "adapter_model.safetensors")
         (staged / "inbedder.json").write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
+        for written in staged.iterdir():
+            written.chmod(0o644)  # package data: readable by every user, whatever the run's mode was
         if destination.exists():
             shutil.rmtree(destination)
         staged.rename(destination)

@@ -23,7 +23,7 @@ FILES = ("adapter_config.json", "adapter_model.safetensors", "inbedder.json")
 def ship_adapter(run: str | Path, destination: str | Path, *, replace: bool = False) -> Path:
     """Write ``run``'s adapter to ``destination`` in fp16; the old folder is swapped out only at the end."""
     import torch
-    from safetensors.torch import load_file, save_file
+    from safetensors.torch import load, save_file
 
     from inbedder.errors import InBedderError
 
@@ -36,11 +36,10 @@ def ship_adapter(run: str | Path, destination: str | Path, *, replace: bool = Fa
         raise InBedderError("destination is the run itself; give another folder", parameter="destination")
     if destination.exists() and not replace:
         raise InBedderError(f"destination={str(destination)!r} exists; pass --replace to swap it", parameter="destination")
-    source_weights = run / "adapter_model.safetensors"
-    weights = {name: tensor.to(torch.float16).contiguous() for name, tensor in load_file(source_weights).items()}
+    source = (run / "adapter_model.safetensors").read_bytes()  # read once: both hashed and loaded
+    weights = {name: tensor.to(torch.float16).contiguous() for name, tensor in load(source).items()}
     record = json.loads((run / "inbedder.json").read_text(encoding="utf-8"))
-    record["shipped"] = {"from": str(run), "dtype": "float16",
-                         "source_sha256": hashlib.sha256(source_weights.read_bytes()).hexdigest()}
+    record["shipped"] = {"from": str(run), "dtype": "float16", "source_sha256": hashlib.sha256(source).hexdigest()}
     destination.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=destination.parent) as staging:
         staged = Path(staging) / "adapter"

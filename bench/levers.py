@@ -22,6 +22,7 @@ import time
 import numpy as np
 
 from inbedder import InBedder
+from inbedder.sources import run_options
 from inbedder.evaluation import evaluate_multilabel, evaluate_triplets, load_awareness, load_independent
 from inbedder.evaluation.independent import evaluate_news_topic, evaluate_two_labelling
 from inbedder.evaluation.subjects import Blend, MethodSubject, NoInstruction
@@ -32,12 +33,12 @@ def subjects(method: str, layer: int | None, *, adapter: str | None, blend: str 
 
     ``blend`` is a method ("re-enc") or a method at another layer ("1st-gen@24": the same forward pass).
     """
-    model = InBedder(adapter=adapter, layer=layer)
+    model = InBedder(**run_options(adapter), layer=layer)
     alone = MethodSubject(model, method)
     yield alone
     if blend:
         other_method, _, other_layer = blend.partition("@")
-        other_model = InBedder(adapter=adapter, layer=int(other_layer)) if other_layer else model
+        other_model = InBedder(**run_options(adapter), layer=int(other_layer)) if other_layer else model
         other = MethodSubject(other_model, other_method, name=blend)
         for weight in weights:
             yield Blend(alone, other, weight=weight)
@@ -77,7 +78,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--layers", default="last,24,18,12", help="comma list of layers; last = the final one")
     parser.add_argument("--methods", default="1st-gen", help="comma list of encoding methods")
-    parser.add_argument("--adapter", help="LoRA adapter folder to measure (default: the shipped one)")
+    parser.add_argument("--adapter", help="fine-tuning run to measure: a LoRA adapter or a --full model folder (default: the shipped adapter)")
     parser.add_argument("--blend", help="blend each method with this one: a method (re-enc) or method@layer (1st-gen@24)")
     parser.add_argument("--weights", default="0.5", help="comma list of the first method's weight in the blend")
     parser.add_argument("--no-center", action="store_true", help="k-means on the raw unit rows (as before issue #11)")

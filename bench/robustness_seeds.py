@@ -15,6 +15,7 @@ import json
 import numpy as np
 
 from inbedder import InBedder
+from inbedder.sources import run_options
 from inbedder.evaluation import robustness_tasks
 from inbedder.evaluation.independent import independent_robustness
 from inbedder.evaluation.robustness import evaluate_robustness_task
@@ -31,7 +32,7 @@ def seeded_figures(subject, task, seeds: int) -> dict[str, list[float]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--adapters", default="shipped", help="comma list of adapter folders; shipped = the default one")
+    parser.add_argument("--adapters", default="shipped", help="comma list of runs (LoRA adapter or --full model folders); shipped = the default adapter")
     parser.add_argument("--seeds", type=int, default=5, help="k-means seeds 0..N-1 (default %(default)s)")
     parser.add_argument("--output", help="also write every per-seed figure as JSON here")
     args = parser.parse_args()
@@ -42,7 +43,7 @@ def main() -> None:
     print("|---|---|---|--:|--:|--:|--:|--:|")
     out = []
     for adapter in args.adapters.split(","):
-        subject = MethodSubject(InBedder(adapter=None if adapter == "shipped" else adapter), "1st-gen")
+        subject = MethodSubject(InBedder(**run_options(adapter)), "1st-gen")
         for set_name, tasks in sets.items():
             for task in tasks:
                 figures = seeded_figures(subject, task, args.seeds)

@@ -11,16 +11,18 @@ EPILOG = """examples:
   inbedder finetune --data qa.csv --input-column passage --instruction-column question \\
       --answer-column answer --output runs/mine --lora-r 8 --epochs 2
   inbedder finetune ... --output runs/smol-qa --resume      # continue a killed run
+  inbedder finetune --data qa.jsonl --output runs/full --full --lr 5e-5   # every weight, as the paper
+  inbedder cluster reviews.csv -i "What is the sentiment?" --model runs/full
   inbedder cluster reviews.csv -i "What is the sentiment?" --adapter runs/smol-qa
 
 Answers are lower-cased and stripped of punctuation and English stopwords (paper §4.4); examples
 whose answer becomes empty are dropped and counted. The adapter directory records base model,
-template and answer length, so --adapter alone is enough to embed with it."""
+template and answer length, so --adapter alone is enough to embed with it (--model for a --full run)."""
 
 
 def register(commands) -> None:
     parser = commands.add_parser(
-        "finetune", help="LoRA-fine-tune a model on question answering into an InBedder model",
+        "finetune", help="fine-tune a model on question answering into an InBedder model (LoRA, or every weight with --full)",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     data = parser.add_argument_group("data")
@@ -35,6 +37,8 @@ def register(commands) -> None:
     model.add_argument("--template", default="inbedder", help="prompt template to train and embed with (default %(default)s)")
     model.add_argument("--output", "-o", required=True, help="directory for the adapter, its metadata and checkpoints")
     model.add_argument("--merge", action="store_true", help="also write the merged full model to OUTPUT/merged")
+    model.add_argument("--full", action="store_true",
+                       help="train every weight (the paper's way) instead of LoRA; OUTPUT becomes a whole model, used as --model OUTPUT")
     lora = parser.add_argument_group("LoRA and optimisation")
     lora.add_argument("--lora-r", type=int, default=16, help="LoRA rank (default %(default)s)")
     lora.add_argument("--lora-alpha", type=int, default=32, help="LoRA alpha (default %(default)s)")
@@ -60,7 +64,7 @@ def run(args: argparse.Namespace) -> None:
     from inbedder.finetune import FinetuneConfig, finetune
 
     config = FinetuneConfig(
-        data=args.data, output=args.output, base=args.base, template=args.template,
+        data=args.data, output=args.output, base=args.base, template=args.template, full=args.full,
         lora_r=args.lora_r, lora_alpha=args.lora_alpha, lora_dropout=args.lora_dropout,
         target_modules=[m.strip() for m in args.target_modules.split(",") if m.strip()] if args.target_modules else None,
         epochs=args.epochs, lr=args.lr, batch_size=args.batch_size, grad_accum=args.grad_accum,

@@ -1,9 +1,11 @@
-"""LoRA fine-tuning of a causal, masked or seq2seq LM into an InBedder model (paper §4.4).
+"""Fine-tuning of a causal, masked or seq2seq LM into an InBedder model (paper §4.4).
 
 Built on transformers' ``Trainer`` and peft: checkpoints every ``save_steps`` so a killed run
-continues with ``resume=True``; seeded; bf16 and gradient checkpointing on a GPU. The output
-directory is a peft adapter plus ``inbedder.json`` recording base model, template and answer
-length, so ``InBedder(adapter=DIR)`` alone is enough to embed with it.
+continues with ``resume=True``; seeded; bf16 and gradient checkpointing on a GPU. By default the
+output directory is a peft LoRA adapter plus ``inbedder.json`` recording base model, template and
+answer length, so ``InBedder(adapter=DIR)`` alone is enough to embed with it. With ``full=True``
+every weight is trained (as in the paper) and the output is a whole model, used as
+``InBedder(model=DIR)``; the same ``inbedder.json`` sits beside it.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ class FinetuneConfig:
     output: str
     base: str | None = None  # None: the embedded SmolLM2-135M-Instruct
     template: str = "inbedder"
+    full: bool = False  # train every weight instead of LoRA layers; the lora_* options are then unused
     lora_r: int = 16
     lora_alpha: int = 32
     lora_dropout: float = 0.05
@@ -120,14 +123,15 @@ def finetune(
         say(f"{builder.prompts.truncated} input(s) were longer than max_length ({config.max_length} tokens) with the prompt and were cut")
     if builder.cut_answers:
         say(f"{builder.cut_answers} answer(s) had more tokens than the {config.mask_slots} mask slots and were cut to fit")
-    model = _lora_model(loaded, config, device)
+    model = _full_model(loaded, device) if config.full else _lora_model(loaded, config, device)
     trainer = _trainer(model, loaded, config, output, train_set, eval_set, device, show_progress_bar)
     result = _train(trainer, config, output, resume_from, len(train_set), len(eval_set), say)
     result.model = model
     _save(model, loaded, config, template, prepared, result)
     if config.merge:
         _save_merged(model, loaded.tokenizer, output / "merged")
-    say(f"wrote adapter to {output} ({result.steps} steps in {result.seconds:.0f} s)")
+    kind = "fine-tuned model (use it as --model)" if config.full else "adapter"
+    say(f"wrote {kind} to {output} ({result.steps} steps in {result.seconds:.0f} s)")
     return result
 
 
@@ -146,6 +150,15 @@ def _lora_model(loaded, config: FinetuneConfig, device: str):
     model.train()
     if device.startswith("cuda"):
         model.enable_input_require_grads()  # gradient checkpointing through frozen embeddings
+    return model
+
+
+def _full_model(loaded, device: str):
+    """The base model itself with every weight trainable (the paper's full fine-tuning)."""
+    model = loaded.model
+    for parameter in model.parameters():
+        parameter.requires_grad_(True)
+    model.train()
     return model
 
 
@@ -244,6 +257,11 @@ def check_config(config: FinetuneConfig) -> None:
         value = getattr(config, name)
         if not _finite(value) or not fits(value):
             raise InBedderError(f"{name} must be {allowed} (got {value!r})", parameter=name)
+    if config.full and config.merge:
+        raise InBedderError(
+            "`merge=True` writes a LoRA run as a whole model; a `full=True` run already is one, so drop `merge=True`",
+            parameter=("merge", "full"),
+        )
     if config.target_modules is not None and not all(isinstance(m, str) and m.strip() for m in config.target_modules):
         raise InBedderError("target_modules must be module names, such as q_proj and v_proj", parameter="target_modules")
 
@@ -278,7 +296,7 @@ def _check_output(output: Path, resume: bool) -> Path | None:
                 parameter="resume",
             )
         return checkpoints[-1]
-    if checkpoints or (output / "adapter_config.json").exists():
+    if checkpoints or (output / "adapter_config.json").exists() or (output / METADATA_FILE).exists():
         raise InBedderError(
             f"{output} already holds a fine-tuning run; pass resume=True to continue it or choose another output",
             parameter=("resume", "output"),
@@ -303,13 +321,18 @@ def _quiet_progress(trainer) -> None:
 def _save(model, loaded, config: FinetuneConfig, template: str, prepared: PreparedData, result: FinetuneResult) -> None:
     output = result.output
     model.save_pretrained(str(output))
-    adapter_config = output / "adapter_config.json"
-    settings = json.loads(adapter_config.read_text())
-    # The embedded model's converted copy lives in a per-machine cache; record its name instead.
-    settings["base_model_name_or_path"] = _base_name(config.base, loaded.name)
-    adapter_config.write_text(json.dumps(settings, indent=2))
+    base = _base_name(config.base, loaded.name)
+    if config.full:
+        loaded.tokenizer.save_pretrained(str(output))  # a whole model: loadable as `model` on its own
+    else:
+        adapter_config = output / "adapter_config.json"
+        settings = json.loads(adapter_config.read_text())
+        # The embedded model's converted copy lives in a per-machine cache; record its name instead.
+        settings["base_model_name_or_path"] = base
+        adapter_config.write_text(json.dumps(settings, indent=2))
     metadata = {
-        "base_model": settings["base_model_name_or_path"],
+        "base_model": base,
+        "kind": "full" if config.full else "lora",
         "family": loaded.family,
         "template": template,
         "answer_prefix": "",

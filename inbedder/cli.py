@@ -97,9 +97,10 @@ FLAGS: dict[str, str | None] = {
     # inbedder finetune (FinetuneConfig's fields)
     **_flags("base", "lora_r", "lora_alpha", "lora_dropout", "target_modules", "epochs", "lr", "grad_accum",
              "eval_split", "mask_slots", "answer_tokens", "save_steps", "max_steps", "resume", "merge",
-             "input_column", "instruction_column", "answer_column"),
+             "full", "input_column", "instruction_column", "answer_column"),
     "resume=True": "--resume",
     "merge=True": "--merge",
+    "full=True": "--full",
     "sources": "--data",
     "extra": None,
     # --engine ray (inbedder.distributed)

@@ -22,7 +22,7 @@ from inbedder.encoders.sentence import SentenceEncoder
 from inbedder.engine import Encoded, Progress
 from inbedder.errors import InBedderError
 from inbedder.methods import METHODS, SPECS, MethodSpec, methods_for
-from inbedder.models import CAUSAL, MASKED, LoadedModel, adapter_metadata, cache_dir, load_generator, resolve_adapter
+from inbedder.models import CAUSAL, MASKED, LoadedModel, cache_dir, load_generator, resolve_adapter, run_metadata
 from inbedder.prompts import BRIEF_CHAT_TEMPLATE, INBEDDER_TEMPLATE, PromptBuilder, looks_like_template
 from inbedder.validation import MAX_SEED, check_instruction
 
@@ -81,7 +81,7 @@ class InBedder:
         self.cache = EmbeddingCache(cache_path)  # first: a damaged cache fails before the model loads
         self.loaded: LoadedModel = load_generator(model, resolve_adapter(model, adapter), device=device)
         self.loaded.check_layer(layer)
-        self.adapter_metadata = adapter_metadata(self.loaded.adapter)
+        self.adapter_metadata = run_metadata(model, self.loaded.adapter)
         if compile:
             if self.loaded.family != CAUSAL:
                 raise InBedderError(

@@ -25,7 +25,7 @@ from inbedder.embedded import (
 from inbedder.errors import InBedderError, one_line
 from inbedder.sources import (
     NO_ADAPTER, SHIPPED_ADAPTER, adapter_metadata, check_adapter_dir, check_model, dir_fingerprint, hub_reachable,
-    model_source, resolve_adapter, shipped_adapter_dir,
+    model_source, resolve_adapter, run_metadata, shipped_adapter_dir,
 )
 
 if TYPE_CHECKING:
@@ -36,7 +36,7 @@ __all__ = [
     "CAUSAL", "DEFAULT_GENERATOR", "DEFAULT_SENTENCE_ENCODER", "MASKED", "NO_ADAPTER", "SEQ2SEQ", "SHIPPED_ADAPTER",
     "LoadedModel", "adapter_metadata", "cache_dir", "check_layer", "check_model", "default_device",
     "embedded_generator_dir", "hub_reachable", "load_generator", "load_sentence_encoder", "model_family",
-    "model_limits", "resolve_adapter", "resolve_device", "sentence_encoder_path", "shipped_adapter_dir",
+    "model_limits", "resolve_adapter", "resolve_device", "run_metadata", "sentence_encoder_path", "shipped_adapter_dir",
 ]
 
 CAUSAL, MASKED, SEQ2SEQ = "causal", "masked", "seq2seq"

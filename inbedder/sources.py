@@ -22,7 +22,7 @@ from inbedder.errors import InBedderError, one_line
 
 __all__ = [
     "NO_ADAPTER", "SHIPPED_ADAPTER", "Source", "adapter_metadata", "check_adapter_dir", "check_model", "dir_fingerprint",
-    "hub_reachable", "model_source", "resolve_adapter", "shipped_adapter_dir",
+    "hub_reachable", "model_source", "resolve_adapter", "run_metadata", "run_options", "shipped_adapter_dir",
 ]
 
 _HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*(/[A-Za-z0-9][A-Za-z0-9_.-]*)?$")
@@ -48,8 +48,24 @@ def check_adapter_dir(adapter: str) -> Path:
             f"adapter folder {adapter!r} does not exist; check the path (a directory written by `inbedder finetune` or peft)"
         )
     if not (path / "adapter_config.json").is_file():
+        if (path / "config.json").is_file():
+            raise InBedderError(
+                f"{adapter!r} is a whole model (such as an `inbedder finetune --full` run), not an adapter; "
+                f"pass it as `model={adapter}` instead of `adapter={adapter}`", parameter=("adapter", "model"),
+            )
         raise InBedderError(f"adapter {adapter!r} has no adapter_config.json; pass a directory written by `inbedder finetune` or peft")
     return path
+
+
+def run_options(folder: str | None) -> dict[str, str | None]:
+    """How to load a fine-tuning run: ``adapter=`` for a LoRA run, ``model=`` for a ``--full`` one;
+    None or "shipped" for the default (the embedded model with the shipped adapter)."""
+    if folder in (None, "shipped"):
+        return {}
+    path = Path(folder).expanduser()
+    if (path / "config.json").is_file() and not (path / "adapter_config.json").is_file():
+        return {"model": folder}
+    return {"adapter": folder}
 
 
 def _adapter_base(adapter: str) -> str | None:
@@ -83,6 +99,16 @@ def resolve_adapter(model: str | None, adapter: str | None) -> str | None:
         shipped = shipped_adapter_dir()
         return str(shipped) if shipped else None
     return adapter
+
+
+def run_metadata(model: str | None, adapter: str | None) -> dict:
+    """What ``inbedder finetune`` recorded for this model: beside its adapter, or in the folder of a fully
+    fine-tuned model (``--full``), which is loaded as ``model`` and has no adapter."""
+    if adapter:
+        return adapter_metadata(adapter)
+    if model and model != DEFAULT_GENERATOR and Path(model).expanduser().is_dir():
+        return adapter_metadata(model)
+    return {}
 
 
 def adapter_metadata(adapter: str | None) -> dict:

@@ -16,6 +16,7 @@ from inbedder.finetune import FinetuneConfig, QAExample, finetune, prepare, stri
 from inbedder.finetune.data import split_by_input
 from inbedder.finetune.features import IGNORE, FeatureBuilder
 from inbedder.models import CAUSAL, MASKED, load_generator
+from inbedder.sources import run_options
 
 PASSAGES = [
     ("The pasta was overcooked but the waiter was lovely.", "What is praised?", "The waiter."),
@@ -153,6 +154,36 @@ def test_saved_adapter_gives_the_trained_models_embeddings(tiny_models, qa_file,
             np.testing.assert_allclose(loaded[row], expected.numpy(), atol=1e-4)
     base = InBedder(tiny_models["llama"], template="inbedder", answer_prefix="", cache=False, device="cpu")
     assert not np.allclose(base.encode(texts, question), loaded, atol=1e-3)
+
+
+def test_a_full_run_trains_every_weight_and_loads_as_a_model(tiny_models, qa_file, tmp_path):
+    output = tmp_path / "full"
+    config = FinetuneConfig(data=[qa_file], output=str(output), base=tiny_models["llama"], full=True, lr=1e-2,
+                            max_steps=12, batch_size=4, eval_split=0.0, device="cpu", save_steps=100)
+    before = _training_loss(tiny_models["llama"], qa_file)
+    result = finetune(config, show_progress_bar=False, say=lambda line: None)
+    assert not (output / "adapter_config.json").exists()
+    assert json.loads((output / "inbedder.json").read_text())["kind"] == "full"
+    assert _training_loss(str(output), qa_file) < before - 0.1
+    base = load_generator(tiny_models["llama"], device="cpu").model.state_dict()
+    trained = load_generator(str(output), device="cpu").model.state_dict()
+    unchanged = [name for name, weight in base.items() if torch.equal(weight, trained[name])]
+    assert not unchanged, unchanged  # norms and embeddings too, not only the linear layers LoRA adapts
+    model = InBedder(str(output), cache=False, device="cpu")  # the folder's inbedder.json sets the prompt
+    assert (model.template, model.max_new_tokens, model.answer_prefix) == ("inbedder", 3, "")
+    texts, question = ["The soup was cold.", "Lovely staff and quick service!"], "What is the review about?"
+    network = result.model.eval()
+    with torch.no_grad():
+        ids = torch.tensor([model.prompts.ids(question, texts[0])])
+        expected = network(input_ids=ids, output_hidden_states=True).hidden_states[-1][0, -1]
+    np.testing.assert_allclose(model.encode(texts[:1], question)[0], expected.numpy(), atol=1e-4)
+    assert run_options(str(output)) == {"model": str(output)}
+    with pytest.raises(InBedderError, match="is a whole model"):
+        InBedder(adapter=str(output), cache=False, device="cpu")
+    with pytest.raises(InBedderError) as caught:
+        finetune(FinetuneConfig(data=[qa_file], output=str(tmp_path / "again"), full=True, merge=True),
+                 show_progress_bar=False, say=lambda line: None)
+    assert "a --full run already is one, so drop --merge" in _as_cli(caught.value)
 
 
 def test_a_killed_run_resumes_from_its_checkpoint(tiny_models, qa_file, tmp_path):

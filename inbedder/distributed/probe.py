@@ -62,9 +62,10 @@ def fixed_prefix(options: dict[str, Any]) -> str | None:
     fixed = options.get("answer_prefix", "auto")
     if fixed != "auto":
         return fixed
-    from inbedder.models import adapter_metadata, resolve_adapter
+    from inbedder.models import resolve_adapter, run_metadata
 
-    recorded = adapter_metadata(resolve_adapter(options.get("model"), options.get("adapter"))).get("answer_prefix")
+    model = options.get("model")
+    recorded = run_metadata(model, resolve_adapter(model, options.get("adapter"))).get("answer_prefix")
     return recorded if isinstance(recorded, str) else None
 
 

@@ -43,7 +43,8 @@ def main() -> None:
     print("|---|---|---|--:|--:|--:|--:|--:|")
     out = []
     for adapter in args.adapters.split(","):
-        subject = MethodSubject(InBedder(**run_options(adapter)), "1st-gen")
+        model = InBedder(**run_options(adapter))
+        subject = MethodSubject(model, model.method)  # 1st-gen for causal LMs, avg-gen for masked ones
         for set_name, tasks in sets.items():
             for task in tasks:
                 figures = seeded_figures(subject, task, args.seeds)

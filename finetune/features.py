@@ -74,8 +74,15 @@ class FeatureBuilder:
         raise ValueError("tokenizer has no end-of-sequence, separator or padding token")
 
 
-def collate(pad_id: int):
-    """Right-pad a batch; padded labels are ignored by the loss."""
+def collate(pad_id: int, *, answer_logits_only: bool = False):
+    """Right-pad a batch; padded labels are ignored by the loss.
+
+    With ``answer_logits_only`` (causal LMs whose forward takes ``logits_to_keep``), the batch asks
+    the model for logits from the position before the batch's first answer token on, and carries the
+    labels of those positions only: the loss is the same, but the output head (49k × 576 for SmolLM2,
+    a fifth of its forward FLOPs) and its softmax no longer run over the prompt tokens whose
+    logits the loss throws away.
+    """
 
     def pad(features: list[dict[str, list[int]]]) -> dict[str, torch.Tensor]:
         width = max(len(f["input_ids"]) for f in features)
@@ -87,7 +94,18 @@ def collate(pad_id: int):
             input_ids[row, : len(feature["input_ids"])] = torch.tensor(feature["input_ids"])
             mask[row, : len(feature["input_ids"])] = 1
             labels[row, : len(feature["labels"])] = torch.tensor(feature["labels"])
-        return {"input_ids": input_ids, "attention_mask": mask, "labels": labels}
+        batch = {"input_ids": input_ids, "attention_mask": mask, "labels": labels}
+        return _answer_window(batch) if answer_logits_only else batch
 
     return pad
 
+
+
+def _answer_window(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Keep the logits (and labels) from the position that predicts the earliest answer token on."""
+    labels = batch["labels"]
+    answered = (labels != IGNORE).any(dim=0).nonzero()
+    if not len(answered):
+        return batch
+    start = max(int(answered[0]) - 1, 0)  # the logit at position i predicts the token at i + 1
+    return {**batch, "labels": labels[:, start:].contiguous(), "logits_to_keep": labels.shape[1] - start}

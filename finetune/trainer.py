@@ -10,6 +10,7 @@ every weight is trained (as in the paper) and the output is a whole model, used 
 
 from __future__ import annotations
 
+import inspect
 import json
 import logging
 import math
@@ -197,10 +198,15 @@ def _trainer(model, loaded, config: FinetuneConfig, output: Path, train_set: lis
     trainer = Trainer(
         model=model, args=args, train_dataset=_Examples(train_set),
         eval_dataset=_Examples(eval_set) if eval_set else None,
-        data_collator=collate(loaded.tokenizer.pad_token_id),
+        data_collator=collate(loaded.tokenizer.pad_token_id, answer_logits_only=_keeps_logits(loaded)),
     )
     _quiet_progress(trainer)
     return trainer
+
+
+def _keeps_logits(loaded) -> bool:
+    """Whether the model can compute logits for the answer positions only (recent transformers causal LMs)."""
+    return loaded.family == CAUSAL and "logits_to_keep" in inspect.signature(loaded.model.forward).parameters
 
 
 def _train(trainer, config: FinetuneConfig, output: Path, resume_from: Path | None, n_train: int, n_eval: int,

@@ -96,6 +96,21 @@ def test_causal_features_put_the_loss_on_answer_tokens_only(tiny_models):
     assert feature["labels"][: len(prompt)] == [IGNORE] * len(prompt)
 
 
+@pytest.mark.parametrize("name", ["llama", "opt"])
+def test_the_loss_over_answer_logits_only_equals_the_loss_over_every_position(tiny_models, name):
+    from inbedder.finetune.features import collate
+
+    loaded = load_generator(tiny_models[name], device="cpu")
+    builder = FeatureBuilder(loaded.tokenizer, loaded.family, "inbedder")
+    features = [builder(QAExample(i, q, a)) for i, q, a in PASSAGES[:4]]  # prompts of different lengths
+    full = collate(loaded.tokenizer.pad_token_id)(features)
+    windowed = collate(loaded.tokenizer.pad_token_id, answer_logits_only=True)(features)
+    with torch.no_grad():
+        everywhere, answers_only = loaded.model(**full), loaded.model(**windowed)
+    assert answers_only.logits.shape[1] < everywhere.logits.shape[1] / 2  # the prompt positions were skipped
+    torch.testing.assert_close(answers_only.loss, everywhere.loss)
+
+
 def test_masked_features_label_a_fixed_row_of_mask_slots(tiny_models):
     loaded = load_generator(tiny_models["roberta"], device="cpu")
     tokenizer = loaded.tokenizer

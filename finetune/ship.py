@@ -29,6 +29,9 @@ def ship_adapter(run: str | Path, destination: str | Path, *, replace: bool = Fa
 
     run, destination = Path(run), Path(destination)
     missing = [name for name in FILES if not (run / name).is_file()]
+    if missing and (run / "config.json").is_file():
+        raise InBedderError(f"run={str(run)!r} is a whole model (an `inbedder finetune --full` run); only LoRA "
+                            "adapters are shipped in the package, so train one without --full", parameter="run")
     if missing:
         raise InBedderError(f"run={str(run)!r} lacks {', '.join(missing)}; give the --output folder of "
                             "`inbedder finetune`", parameter="run")

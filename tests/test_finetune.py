@@ -171,7 +171,7 @@ def test_saved_adapter_gives_the_trained_models_embeddings(tiny_models, qa_file,
     assert not np.allclose(base.encode(texts, question), loaded, atol=1e-3)
 
 
-def test_a_full_run_trains_every_weight_and_loads_as_a_model(tiny_models, qa_file, tmp_path):
+def test_a_full_run_trains_every_weight_and_loads_as_a_model(tiny_models, qa_file, tmp_path, capsys):
     output = tmp_path / "full"
     config = FinetuneConfig(data=[qa_file], output=str(output), base=tiny_models["llama"], full=True, lr=1e-2,
                             max_steps=12, batch_size=4, eval_split=0.0, device="cpu", save_steps=100)
@@ -199,6 +199,11 @@ def test_a_full_run_trains_every_weight_and_loads_as_a_model(tiny_models, qa_fil
         finetune(FinetuneConfig(data=[qa_file], output=str(tmp_path / "again"), full=True, merge=True),
                  show_progress_bar=False, say=lambda line: None)
     assert "a --full run already is one, so drop --merge" in _as_cli(caught.value)
+    from inbedder.finetune.ship import main as ship
+
+    capsys.readouterr()
+    assert ship([str(output), str(tmp_path / "shipped")]) == 2 and not (tmp_path / "shipped").exists()
+    assert "only LoRA adapters are shipped" in capsys.readouterr().err
 
 
 def test_a_killed_run_resumes_from_its_checkpoint(tiny_models, qa_file, tmp_path):

@@ -1,4 +1,4 @@
-"""Fine-tune a language model into an InBedder model: LoRA on stopword-stripped abstractive QA.
+"""Fine-tune a language model into an InBedder model: LoRA (or every weight, `full=True`) on stopword-stripped QA.
 
 ``inbedder finetune --data qa.jsonl --output runs/my-adapter`` from the command line, or::
 

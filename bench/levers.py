@@ -22,10 +22,10 @@ import time
 import numpy as np
 
 from inbedder import InBedder
-from inbedder.sources import run_options
 from inbedder.evaluation import evaluate_multilabel, evaluate_triplets, load_awareness, load_independent
 from inbedder.evaluation.independent import evaluate_news_topic, evaluate_two_labelling
 from inbedder.evaluation.subjects import Blend, MethodSubject, NoInstruction
+from inbedder.sources import run_options
 
 
 def subjects(method: str, layer: int | None, *, adapter: str | None, blend: str | None, weights: list[float]):

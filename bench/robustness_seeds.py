@@ -15,11 +15,11 @@ import json
 import numpy as np
 
 from inbedder import InBedder
-from inbedder.sources import run_options
 from inbedder.evaluation import robustness_tasks
 from inbedder.evaluation.independent import independent_robustness
 from inbedder.evaluation.robustness import evaluate_robustness_task
 from inbedder.evaluation.subjects import MethodSubject
+from inbedder.sources import run_options
 
 FIGURES = ("correct", "incorrect", "delta_ci", "delta_ii", "strict_ci")
 

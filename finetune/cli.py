@@ -11,9 +11,9 @@ EPILOG = """examples:
   inbedder finetune --data qa.csv --input-column passage --instruction-column question \\
       --answer-column answer --output runs/mine --lora-r 8 --epochs 2
   inbedder finetune ... --output runs/smol-qa --resume      # continue a killed run
+  inbedder cluster reviews.csv -i "What is the sentiment?" --adapter runs/smol-qa
   inbedder finetune --data qa.jsonl --output runs/full --full --lr 5e-5   # every weight, as the paper
   inbedder cluster reviews.csv -i "What is the sentiment?" --model runs/full
-  inbedder cluster reviews.csv -i "What is the sentiment?" --adapter runs/smol-qa
 
 Answers are lower-cased and stripped of punctuation and English stopwords (paper §4.4); examples
 whose answer becomes empty are dropped and counted. The adapter directory records base model,

@@ -100,7 +100,6 @@ def collate(pad_id: int, *, answer_logits_only: bool = False):
     return pad
 
 
-
 def _answer_window(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """Keep the logits (and labels) from the position that predicts the earliest answer token on."""
     labels = batch["labels"]

@@ -26,10 +26,11 @@ def ship_adapter(run: str | Path, destination: str | Path, *, replace: bool = Fa
     from safetensors.torch import load, save_file
 
     from inbedder.errors import InBedderError
+    from inbedder.sources import is_whole_model
 
     run, destination = Path(run), Path(destination)
     missing = [name for name in FILES if not (run / name).is_file()]
-    if missing and (run / "config.json").is_file():
+    if missing and is_whole_model(run):
         raise InBedderError(f"run={str(run)!r} is a whole model (an `inbedder finetune --full` run); only LoRA "
                             "adapters are shipped in the package, so train one without --full", parameter="run")
     if missing:

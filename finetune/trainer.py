@@ -124,7 +124,7 @@ def finetune(
         say(f"{builder.prompts.truncated} input(s) were longer than max_length ({config.max_length} tokens) with the prompt and were cut")
     if builder.cut_answers:
         say(f"{builder.cut_answers} answer(s) had more tokens than the {config.mask_slots} mask slots and were cut to fit")
-    model = _full_model(loaded, device) if config.full else _lora_model(loaded, config, device)
+    model = _full_model(loaded) if config.full else _lora_model(loaded, config, device)
     trainer = _trainer(model, loaded, config, output, train_set, eval_set, device, show_progress_bar)
     result = _train(trainer, config, output, resume_from, len(train_set), len(eval_set), say)
     result.model = model
@@ -154,7 +154,7 @@ def _lora_model(loaded, config: FinetuneConfig, device: str):
     return model
 
 
-def _full_model(loaded, device: str):
+def _full_model(loaded):
     """The base model itself with every weight trainable (the paper's full fine-tuning)."""
     model = loaded.model
     for parameter in model.parameters():

@@ -22,7 +22,7 @@ from inbedder.errors import InBedderError, one_line
 
 __all__ = [
     "NO_ADAPTER", "SHIPPED_ADAPTER", "Source", "adapter_metadata", "check_adapter_dir", "check_model", "dir_fingerprint",
-    "hub_reachable", "model_source", "resolve_adapter", "run_metadata", "run_options", "shipped_adapter_dir",
+    "hub_reachable", "is_whole_model", "model_source", "resolve_adapter", "run_metadata", "run_options", "shipped_adapter_dir",
 ]
 
 _HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*(/[A-Za-z0-9][A-Za-z0-9_.-]*)?$")
@@ -48,7 +48,7 @@ def check_adapter_dir(adapter: str) -> Path:
             f"adapter folder {adapter!r} does not exist; check the path (a directory written by `inbedder finetune` or peft)"
         )
     if not (path / "adapter_config.json").is_file():
-        if (path / "config.json").is_file():
+        if is_whole_model(path):
             raise InBedderError(
                 f"{adapter!r} is a whole model (such as an `inbedder finetune --full` run), not an adapter; "
                 f"pass it as `model={adapter}` instead of `adapter={adapter}`", parameter=("adapter", "model"),
@@ -57,15 +57,18 @@ def check_adapter_dir(adapter: str) -> Path:
     return path
 
 
+def is_whole_model(folder: str | Path) -> bool:
+    """A transformers model folder (such as a ``finetune --full`` run) rather than a LoRA adapter."""
+    path = Path(folder).expanduser()
+    return (path / "config.json").is_file() and not (path / "adapter_config.json").is_file()
+
+
 def run_options(folder: str | None) -> dict[str, str | None]:
     """How to load a fine-tuning run: ``adapter=`` for a LoRA run, ``model=`` for a ``--full`` one;
     None or "shipped" for the default (the embedded model with the shipped adapter)."""
     if folder in (None, "shipped"):
         return {}
-    path = Path(folder).expanduser()
-    if (path / "config.json").is_file() and not (path / "adapter_config.json").is_file():
-        return {"model": folder}
-    return {"adapter": folder}
+    return {"model": folder} if is_whole_model(folder) else {"adapter": folder}
 
 
 def _adapter_base(adapter: str) -> str | None:

@@ -44,7 +44,7 @@ def subjects(method: str, layer: int | None, *, adapter: str | None, blend: str 
             yield Blend(alone, other, weight=weight)
 
 
-def measure(subject, layer: int | None, shipped, independent, *, adapter: str | None = None, center: bool = True,
+def measure(subject, layer: int | None, shipped, independent, *, adapter: str | None = None, center: bool = True, standardize: bool = True,
             seeds: int = 1) -> dict:
     """One row; each clustering column is the mean over ``seeds`` k-means seeds (0, 1, …), with the
     per-seed values kept: one seed's V moves by 1–1.5 points on the news, more than some levers."""
@@ -52,14 +52,14 @@ def measure(subject, layer: int | None, shipped, independent, *, adapter: str | 
     per_seed: dict[str, list[float]] = {"reviews_hm": [], "drug_hm": [], "news_v": [], "news_minilm_v": []}
     reference = NoInstruction()  # one MiniLM for every seed
     for seed in range(seeds):
-        per_seed["reviews_hm"].append(evaluate_multilabel(subject, shipped.clustering, seed=seed, center=center)["harmonic_mean"])
-        per_seed["drug_hm"].append(evaluate_two_labelling(subject, independent["clustering"], seed=seed, center=center)["harmonic_mean"])
-        news = evaluate_news_topic(subject, independent["news"], reference=reference, seed=seed, center=center)
+        per_seed["reviews_hm"].append(evaluate_multilabel(subject, shipped.clustering, seed=seed, center=center, standardize=standardize)["harmonic_mean"])
+        per_seed["drug_hm"].append(evaluate_two_labelling(subject, independent["clustering"], seed=seed, center=center, standardize=standardize)["harmonic_mean"])
+        news = evaluate_news_topic(subject, independent["news"], reference=reference, seed=seed, center=center, standardize=standardize)
         per_seed["news_v"].append(news["topic"])
         per_seed["news_minilm_v"].append(news["reference"])
     row = {
         "adapter": adapter or "shipped", "method": subject.name, "layer": "last" if layer is None else layer,
-        "center": center, "seeds": seeds, "intemo_hm": evaluate_triplets(subject, shipped.triplets)["harmonic_mean"],
+        "center": center, "standardize": standardize, "seeds": seeds, "intemo_hm": evaluate_triplets(subject, shipped.triplets)["harmonic_mean"],
         **{name: float(np.mean(values)) for name, values in per_seed.items()},
         **{f"{name}_std": float(np.std(values)) for name, values in per_seed.items()},
         "per_seed": per_seed,
@@ -82,6 +82,8 @@ def main() -> None:
     parser.add_argument("--blend", help="blend each method with this one: a method (re-enc) or method@layer (1st-gen@24)")
     parser.add_argument("--weights", default="0.5", help="comma list of the first method's weight in the blend")
     parser.add_argument("--no-center", action="store_true", help="k-means on the raw unit rows (as before issue #11)")
+    parser.add_argument("--no-standardize", action="store_true",
+                        help="k-means without scaling each dimension to unit variance (as before this lever)")
     parser.add_argument("--seeds", type=int, default=1,
                         help="average each clustering column over this many k-means seeds (default 1: seed 0)")
     parser.add_argument("--output", help="also write the rows as JSON here")
@@ -99,7 +101,7 @@ def main() -> None:
             weights = [float(weight) for weight in args.weights.split(",")]
             for subject in subjects(method, number, adapter=args.adapter, blend=args.blend, weights=weights):
                 row = measure(subject, number, shipped, independent, adapter=args.adapter, center=not args.no_center,
-                              seeds=args.seeds)
+                              standardize=not args.no_standardize, seeds=args.seeds)
                 rows.append(row)
                 columns = " | ".join(cell(row, name) for name in ("intemo_hm", "reviews_hm", "drug_hm", "news_v", "news_minilm_v"))
                 print(f"| {row['method']} | {row['layer']} | {columns} | {row['seconds']:.0f} |", flush=True)

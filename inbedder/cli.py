@@ -81,6 +81,7 @@ FLAGS: dict[str, str | None] = {
     "filter_answer_words=False": "--no-filter",
     "cache=False": "--no-cache",
     "center=False": "--no-center",
+    "standardize=False": "--no-standardize",
     "compile=True": "--compile",
     "instructions": "--instruction",
     "show_progress_bar=False": "--quiet",
@@ -136,6 +137,9 @@ def build_parser() -> argparse.ArgumentParser:
     cluster.add_argument("--no-center", action="store_true",
                          help="cluster the raw unit vectors; by default the corpus' shared direction is taken out "
                               "first, which measured better on every test set (README § Fine-tuning)")
+    cluster.add_argument("--no-standardize", action="store_true",
+                         help="keep each dimension's own spread; by default every dimension is scaled to unit "
+                              "variance over the corpus, so a few loud ones do not decide every distance")
     add_analyst_arguments(cluster)
     add_model_arguments(cluster)
     scale = cluster.add_argument_group("scale-out (pip install -e '.[distributed]')")

@@ -1,10 +1,9 @@
 """InstructionClusterer: the one definition of "a clustering" for the CLI, the explorer and the evaluation.
 
-Texts are embedded by the answer to one instruction, the vectors are L2-normalised and centred
-on the corpus once (:func:`inbedder.vectors.centre_corpus`, float64) and clustered in a canonical
-row order, so the
-same corpus gives the same clusters, numbered the same, whoever asks and however the rows are
-ordered. ``n_clusters="auto"`` picks k by silhouette (k = 2..10). Texts that fit their
+Texts are embedded by the answer to one instruction, the vectors are L2-normalised, centred
+and standardised on the corpus once (:class:`inbedder.vectors.CorpusFrame`, float64) and
+clustered in a canonical row order, so the same corpus gives the same clusters, numbered the
+same, whoever asks and however the rows are ordered. ``n_clusters="auto"`` picks k by silhouette (k = 2..10). Texts that fit their
 cluster poorly can be labelled ``-1`` (:mod:`inbedder.outliers`), k-means can start from seed
 answers (:mod:`inbedder.seeding`), and a fitted clustering is saved and loaded without pickle
 (:mod:`inbedder.persistence`). Only numpy is imported at load time; scikit-learn and the
@@ -23,7 +22,7 @@ import numpy as np
 from inbedder.errors import InBedderError, NotFittedError, one_line
 from inbedder.kmeans import canonical_order, kmeans_in_canonical_order  # noqa: F401  (public here too)
 from inbedder.outliers import MinSimilarity, check_min_similarity, mark, nearest_centres, similarity_to, threshold
-from inbedder.vectors import centre_corpus, centred_rows
+from inbedder.vectors import CorpusFrame
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -74,11 +73,14 @@ class InstructionClusterer:
     starts from the texts whose answers contain each seed word, and k is the number of seeds
     that matched (``n_clusters`` is then not used). ``center``: take the corpus' mean direction out
     of the unit rows before clustering (on by default: the model's states share one direction).
+    ``standardize``: give each dimension unit variance over the corpus (on by default: a few
+    dimensions of the model's state would otherwise decide every distance).
 
     After ``fit``: ``labels_`` (``-1`` for outliers), ``similarity_`` (each text's cosine to its
     centroid), ``outlier_threshold_``, ``cluster_centers_`` (one row per cluster), ``mean_`` (the
-    fit's mean unit row, None without ``center``), ``embeddings_`` (the clustered rows: unit,
-    centred), ``answers_``, ``answer_prefix_``, ``n_clusters_`` (the k used),
+    fit's mean unit row, None without ``center``), ``scale_`` (each dimension's spread, None
+    without ``standardize``), ``embeddings_`` (the clustered rows: unit, centred, standardised),
+    ``answers_``, ``answer_prefix_``, ``n_clusters_`` (the k used),
     ``silhouette_scores_`` ({k: score} for "auto", else None), ``seed_matches_`` ({seed: texts
     matched} or None), ``cluster_names_`` ({cluster: name from the answers}), ``method_``,
     ``texts_`` and, with gold labels ``y``, ``v_measure_``.
@@ -98,6 +100,7 @@ class InstructionClusterer:
         min_similarity: MinSimilarity = None,
         seed_answers: Sequence[str] | None = None,
         center: bool = True,
+        standardize: bool = True,
         show_progress_bar: bool | None = None,
     ):
         self.model = model
@@ -111,6 +114,7 @@ class InstructionClusterer:
         self.min_similarity = min_similarity
         self.seed_answers = seed_answers
         self.center = center
+        self.standardize = standardize
         self.show_progress_bar = show_progress_bar
 
     # ------------------------------------------------------------------ sklearn protocol
@@ -163,7 +167,8 @@ class InstructionClusterer:
         else:
             raw = self._given(embeddings, len(texts))
             encoded = self._encode(texts, answers=True) if seeds else None  # seeds are matched against answers
-        vectors, self.mean_ = centre_corpus(raw, center=self.center)
+        vectors, frame = CorpusFrame.fit(raw, center=self.center, standardize=self.standardize)
+        self.mean_, self.scale_ = frame.mean, frame.scale
         self.embeddings_ = vectors
         self.texts_ = texts
         if seeds:
@@ -199,8 +204,8 @@ class InstructionClusterer:
     ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
         """The fitted cluster nearest each text (new texts join the clusters found by ``fit``).
 
-        Nearest centre by Euclidean distance between unit vectors (centred on the fit's
-        ``mean_``), the distance k-means itself minimises, so with k-means ``predict(fitted
+        Nearest centre by Euclidean distance between unit vectors (in the fit's frame:
+        ``mean_`` and ``scale_``), the distance k-means itself minimises, so with k-means ``predict(fitted
         texts)`` is ``labels_``; texts below the fit's ``outlier_threshold_`` get ``-1``. ``return_similarity``: also each text's cosine
         similarity to its nearest centre.
         """
@@ -210,7 +215,7 @@ class InstructionClusterer:
             vectors = self._encode(texts, answers=False).embeddings
         else:
             vectors = self._given(embeddings, len(texts))
-        labels, similarity = nearest_centres(centred_rows(vectors, self.mean_), self.cluster_centers_)
+        labels, similarity = nearest_centres(CorpusFrame(self.mean_, self.scale_).apply(vectors), self.cluster_centers_)
         labels = mark(labels, similarity, self.outlier_threshold_)
         return (labels, similarity) if return_similarity else labels
 

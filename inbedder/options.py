@@ -118,7 +118,7 @@ class InputOptions:
 @dataclass(frozen=True)
 class ClusterOptions:
     """How to cluster and explain: ``n_clusters`` (an int ≥ 2, or ``"auto"``), keywords, seed,
-    outliers (``min_similarity``: a cosine, ``"auto"`` or None), ``seed_answers`` and ``center``."""
+    outliers (``min_similarity``: a cosine, ``"auto"`` or None), ``seed_answers``, ``center`` and ``standardize``."""
 
     n_clusters: int | Literal["auto"] = 6
     top_n: int = 8
@@ -126,6 +126,7 @@ class ClusterOptions:
     min_similarity: float | Literal["auto"] | None = None
     seed_answers: tuple[str, ...] | None = None
     center: bool = True
+    standardize: bool = True
 
     def check(self) -> None:
         check_options(self)
@@ -139,7 +140,7 @@ class ClusterOptions:
         return InstructionClusterer(
             model, instruction, n_clusters=self.n_clusters, batch_size=batch_size, random_state=self.random_state,
             min_similarity=self.min_similarity, seed_answers=self.seed_answers, center=self.center,
-            show_progress_bar=show_progress_bar,
+            standardize=self.standardize, show_progress_bar=show_progress_bar,
         )
 
     @classmethod
@@ -158,7 +159,8 @@ class ClusterOptions:
         similarity = "auto" if getattr(args, "outliers", None) == "auto" else getattr(args, "min_similarity", None)
         check_min_similarity(similarity)
         return cls(n_clusters=len(seeds) if seeds else (6 if k is None else k), top_n=args.top_n, random_state=args.seed,
-                   min_similarity=similarity, seed_answers=seeds, center=not getattr(args, "no_center", False))
+                   min_similarity=similarity, seed_answers=seeds, center=not getattr(args, "no_center", False),
+                   standardize=not getattr(args, "no_standardize", False))
 
 
 # --------------------------------------------------------------------------- the flags

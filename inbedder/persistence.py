@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from inbedder.embedder import InBedder
 
 FORMAT = "inbedder-clustering"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: a standardised clustering keeps each dimension's scale; version 1 files still load
 CENTROIDS_FILE = "centroids.safetensors"
 CONFIG_FILE = "clustering.json"
 WEIGHT_SUFFIXES = {".safetensors", ".bin", ".gguf", ".json", ".model", ".txt"}
@@ -124,6 +124,7 @@ def _record(clusterer: InstructionClusterer) -> dict[str, Any]:
         "fingerprint": fingerprint(model, clusterer.method_, clusterer.instruction, prefix, identity=identity),
         "n_clusters": int(clusterer.n_clusters_), "n_clusters_requested": clusterer.n_clusters,
         "random_state": clusterer.random_state, "n_init": clusterer.n_init, "center": clusterer.center,
+        "standardize": clusterer.standardize,
         "silhouette_by_k": {str(k): v for k, v in (clusterer.silhouette_scores_ or {}).items()} or None,
         "min_similarity": clusterer.min_similarity, "outlier_threshold": clusterer.outlier_threshold_,
         "seed_answers": list(clusterer.seed_answers) if clusterer.seed_answers else None,
@@ -152,6 +153,8 @@ def save_clustering(clusterer: InstructionClusterer, path: str | Path) -> Path:
         tensors = {"cluster_centers": clusterer.cluster_centers_}
         if clusterer.mean_ is not None:
             tensors["mean"] = clusterer.mean_
+        if clusterer.scale_ is not None:
+            tensors["scale"] = clusterer.scale_
         save_file({name: np.ascontiguousarray(value, dtype=np.float64) for name, value in tensors.items()},
                   str(staging / CENTROIDS_FILE), metadata={"format": FORMAT, "instruction": clusterer.instruction})
         (staging / CONFIG_FILE).write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
@@ -219,8 +222,9 @@ def load_clustering(cls: type, path: str | Path, *, model: InBedder | None = Non
     try:
         tensors = load_file(str(folder / CENTROIDS_FILE))
         centres = tensors["cluster_centers"]
-        if record.get("center") and "mean" not in tensors:
-            raise KeyError("mean")
+        for flag, tensor in (("center", "mean"), ("standardize", "scale")):
+            if record.get(flag) and tensor not in tensors:
+                raise KeyError(tensor)
     except (SafetensorError, KeyError, OSError) as error:
         raise InBedderError(f"{folder / CENTROIDS_FILE} is damaged ({error}); save the clustering again",
                             parameter="clustering") from error
@@ -235,9 +239,10 @@ def load_clustering(cls: type, path: str | Path, *, model: InBedder | None = Non
     clusterer = cls(model, record["instruction"], n_clusters=record["n_clusters_requested"], method=record["method"],
                     random_state=record["random_state"], n_init=record["n_init"],
                     min_similarity=record["min_similarity"], seed_answers=record["seed_answers"],
-                    center=record.get("center", False))  # saved before centring existed: not centred
+                    center=record.get("center", False),  # saved before centring existed: not centred
+                    standardize=record.get("standardize", False))  # saved before standardising existed
     clusterer.cluster_centers_ = centres
-    clusterer.mean_ = tensors.get("mean")
+    clusterer.mean_, clusterer.scale_ = tensors.get("mean"), tensors.get("scale")
     clusterer.n_clusters_ = int(record["n_clusters"])
     clusterer.method_ = record["method"]
     clusterer.answer_prefix_ = record["answer_prefix"]

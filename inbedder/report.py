@@ -105,6 +105,7 @@ def run_record(
         "instruction": clusterer.instruction,
         "n_clusters": clusterer.n_clusters_,
         "center": clusterer.center,
+        "standardize": clusterer.standardize,
         "n_clusters_auto": clusterer.silhouette_scores_ is not None,
         "texts": len(corpus.texts),
         "skipped_rows": corpus.skipped,

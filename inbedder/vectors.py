@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 
@@ -16,26 +18,44 @@ def unit_rows(matrix: np.ndarray, *, dtype: type | None = None) -> np.ndarray:
     return matrix / np.clip(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12, None)
 
 
-def centre_corpus(matrix: np.ndarray, *, center: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
-    """(:func:`centred_rows` of the corpus on its own mean, that mean); ``center=False``: (unit rows, None).
+@dataclass(frozen=True)
+class CorpusFrame:
+    """Where a corpus sits: its mean unit row and each dimension's spread (None: not applied).
 
-    The mean is that of the unit rows (float64): the direction every text of the corpus shares.
-    Rows are normalised once here; new texts are centred later on the returned mean.
+    Fitted once on the corpus (:meth:`fit`) and applied to it and to every later text
+    (:meth:`apply`), so new texts are measured in the frame the clusters were found in.
     """
-    unit = unit_rows(matrix, dtype=np.float64)
-    if not center:
-        return unit, None
-    mean = unit.mean(axis=0)
-    return unit_rows(unit - mean, dtype=np.float64), mean
 
+    mean: np.ndarray | None = None
+    scale: np.ndarray | None = None
 
-def centred_rows(matrix: np.ndarray, mean: np.ndarray | None) -> np.ndarray:
-    """Unit rows less the corpus' ``mean`` (from :func:`centre_corpus`), made unit again (float64); None: unit rows.
+    @classmethod
+    def fit(cls, matrix: np.ndarray, *, center: bool = True, standardize: bool = False) -> tuple[np.ndarray, CorpusFrame]:
+        """(the corpus' rows in its own frame, that frame): scikit-learn's ``StandardScaler`` on the unit rows.
 
-    Why: a language model's states share one dominant direction (1st-gen on the shipped reviews:
-    mean pairwise cosine 0.83), so raw cosines all sit near 1 and the question's answer moves
-    them little. Taking the shared part out first is what lets k-means see the answers (issue #11:
-    +0.7 clustering HM on the shipped reviews, +5.4 on the independent drug reviews, at no cost).
-    """
-    unit = unit_rows(matrix, dtype=np.float64)
-    return unit if mean is None else unit_rows(unit - np.asarray(mean, dtype=np.float64), dtype=np.float64)
+        ``center``: take out the direction every text shares. Why: a language model's states
+        share one dominant direction (1st-gen on the shipped reviews: mean pairwise cosine 0.83),
+        so raw cosines all sit near 1 and the question's answer moves them little.
+        ``standardize``: give each dimension unit variance over the corpus. Why: a few
+        dimensions of the model's state vary far more than the rest and decide every distance;
+        scaled, the others count too (issue #11: news topic V 51.0 → 58.5, reviews HM 73.4 → 77.6).
+        """
+        unit = unit_rows(matrix, dtype=np.float64)
+        if not (center or standardize):
+            return unit, cls()
+        from sklearn.preprocessing import StandardScaler
+
+        scaler = StandardScaler(with_mean=center, with_std=standardize).fit(unit)
+        frame = cls(mean=scaler.mean_ if center else None, scale=scaler.scale_ if standardize else None)
+        return frame.apply(unit), frame
+
+    def apply(self, matrix: np.ndarray) -> np.ndarray:
+        """Rows made unit, less the corpus' ``mean``, divided by its ``scale``, made unit again (float64)."""
+        rows = unit_rows(matrix, dtype=np.float64)
+        if self.mean is None and self.scale is None:
+            return rows
+        if self.mean is not None:
+            rows = rows - np.asarray(self.mean, dtype=np.float64)
+        if self.scale is not None:
+            rows = rows / np.asarray(self.scale, dtype=np.float64)
+        return unit_rows(rows, dtype=np.float64)

@@ -94,22 +94,39 @@ def test_save_load_predict_gives_back_the_fit_labels(tiny, tmp_path):
     assert InstructionClusterer.load(folder).predict(TEXTS).tolist() == fitted.labels_.tolist()  # model rebuilt from the settings
     with pytest.raises(NotFittedError, match="keeps no texts"):
         loaded.cluster_info()
-    assert record["center"] is True and loaded.center
+    assert record["center"] is True and loaded.center and record["standardize"] is True and loaded.standardize
     np.testing.assert_allclose(loaded.mean_, fitted.mean_)
+    np.testing.assert_allclose(loaded.scale_, fitted.scale_)
 
 
 def test_an_uncentred_clustering_saves_without_a_mean_and_a_missing_mean_is_refused(tiny, tmp_path):
     from safetensors.numpy import load_file, save_file
 
-    raw = InstructionClusterer(tiny, QUESTION, n_clusters=3, center=False).fit(TEXTS)
+    raw = InstructionClusterer(tiny, QUESTION, n_clusters=3, center=False, standardize=False).fit(TEXTS)
     loaded = InstructionClusterer.load(raw.save(tmp_path / "raw"), model=tiny)
-    assert read_record(tmp_path / "raw")["center"] is False and loaded.mean_ is None
+    record = read_record(tmp_path / "raw")
+    assert record["center"] is False and record["standardize"] is False and loaded.mean_ is None and loaded.scale_ is None
     assert loaded.predict(TEXTS).tolist() == raw.labels_.tolist()
     centred = InstructionClusterer(tiny, QUESTION, n_clusters=3).fit(TEXTS).save(tmp_path / "centred")
     tensors = load_file(str(centred / CENTROIDS_FILE))
-    save_file({"cluster_centers": tensors["cluster_centers"]}, str(centred / CENTROIDS_FILE))
-    with pytest.raises(InBedderError, match="is damaged .*'mean'"):
-        InstructionClusterer.load(centred, model=tiny)
+    for missing in ("mean", "scale"):
+        save_file({name: value for name, value in tensors.items() if name != missing}, str(centred / CENTROIDS_FILE))
+        with pytest.raises(InBedderError, match=f"is damaged .*'{missing}'"):
+            InstructionClusterer.load(centred, model=tiny)
+
+
+def test_a_clustering_saved_before_standardising_existed_loads_unscaled(tiny, tmp_path):
+    import json
+
+    fitted = InstructionClusterer(tiny, QUESTION, n_clusters=3, standardize=False).fit(TEXTS)
+    folder = fitted.save(tmp_path / "old")
+    record = read_record(folder)
+    del record["standardize"]
+    record["format_version"] = 1
+    (folder / CONFIG_FILE).write_text(json.dumps(record), encoding="utf-8")
+    loaded = InstructionClusterer.load(folder, model=tiny)
+    assert loaded.standardize is False and loaded.scale_ is None
+    assert loaded.predict(TEXTS).tolist() == fitted.labels_.tolist()
 
 
 def test_load_refuses_an_embedder_that_differs(tiny, tiny_models, tmp_path):

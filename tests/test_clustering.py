@@ -19,7 +19,7 @@ from inbedder.evaluation.awareness import evaluate_multilabel
 from inbedder.evaluation.datasets import Labeling, MultiLabelSet, RobustnessTask
 from inbedder.evaluation.robustness import evaluate_robustness_task
 from inbedder.explain import v_measure
-from inbedder.vectors import centred_rows, unit_rows
+from inbedder.vectors import unit_rows
 
 QUESTION = "What is it about?"
 
@@ -32,6 +32,24 @@ def blobs(n_per: int = 20, k: int = 3, dim: int = 8, noise: float = 0.02, seed: 
 
 def names(n: int) -> list[str]:
     return [f"text {i:03d}" for i in range(n)]
+
+
+def standardised(points: np.ndarray) -> np.ndarray:
+    """What the clusterer clusters by default, computed here by hand: unit rows, centred, each
+    dimension divided by its spread over the corpus, unit again."""
+    unit = points / np.linalg.norm(points, axis=1, keepdims=True)
+    scaled = (unit - unit.mean(axis=0)) / unit.std(axis=0)
+    return scaled / np.linalg.norm(scaled, axis=1, keepdims=True)
+
+
+def loud_and_quiet(n_per: int = 30, k: int = 3, seed: int = 0) -> tuple[np.ndarray, list[int]]:
+    """Clusters that live in quiet dimensions beside two loud dimensions of pure noise, as a
+    language model's states have a few dimensions that vary far more than the rest."""
+    rng = np.random.default_rng(seed)
+    labels = np.repeat(np.arange(k), n_per)
+    quiet = 0.3 * np.eye(6)[labels] + 0.03 * rng.normal(size=(len(labels), 6))
+    loud = 3.0 * rng.normal(size=(len(labels), 2))
+    return np.hstack([loud + 10.0, quiet]), labels.tolist()
 
 
 class NoModel:
@@ -61,7 +79,7 @@ def reviews() -> list[str]:
 def test_init_stores_the_parameters_unchanged_and_validates_nothing():
     model, estimator = object(), AgglomerativeClustering(n_clusters=3)
     given = dict(n_clusters=-3, method=None, clustering=estimator, batch_size=0, random_state=7, n_init=1,
-                 min_similarity=7.5, seed_answers="", center="yes", show_progress_bar=False)
+                 min_similarity=7.5, seed_answers="", center="yes", standardize="no", show_progress_bar=False)
     clusterer = InstructionClusterer(model, "", **given)  # nonsense values: checked by fit, not here
     params = clusterer.get_params()
     assert params == {"model": model, "instruction": "", **given}
@@ -102,6 +120,19 @@ def test_predict_on_the_fitted_texts_gives_labels_and_new_texts_join_their_clust
     assert fitted.predict(["a", "b", "c"], embeddings=new).tolist() == expected
 
 
+def test_standardising_lets_the_quiet_dimensions_decide_and_new_texts_share_the_frame():
+    points, gold = loud_and_quiet()
+    texts = names(len(points))
+    scaled = InstructionClusterer(NoModel(), QUESTION, n_clusters=3).fit(texts, gold, embeddings=points)
+    plain = InstructionClusterer(NoModel(), QUESTION, n_clusters=3, standardize=False).fit(texts, gold, embeddings=points)
+    assert scaled.v_measure_ > 0.95 > 0.5 > plain.v_measure_  # the loud noise decides unless scaled
+    assert plain.scale_ is None and scaled.scale_.shape == (points.shape[1],)
+    np.testing.assert_allclose(scaled.embeddings_, standardised(points))
+    assert scaled.predict(texts, embeddings=points).tolist() == scaled.labels_.tolist()
+    shifted = scaled.predict(texts, embeddings=points[::-1]).tolist()  # new rows are placed in the fit's frame,
+    assert shifted == scaled.labels_.tolist()[::-1]  # not re-standardised on themselves
+
+
 def test_learned_attributes(tiny, reviews):
     labels = ["x" if i % 2 else "y" for i in range(len(reviews))]
     clusterer = InstructionClusterer(tiny, QUESTION, n_clusters=3, n_init=1).fit(reviews, labels)
@@ -119,9 +150,10 @@ def test_fit_with_embeddings_does_not_run_the_model_until_answers_are_needed(tin
     points = unit_rows(blobs(n_per=10, k=4))[: len(reviews)]
     clusterer = InstructionClusterer(NoModel(), QUESTION, n_clusters=4).fit(reviews, embeddings=points)
     assert clusterer.answers_ is None and clusterer.answer_prefix_ is None
-    np.testing.assert_allclose(clusterer.embeddings_, centred_rows(points, points.mean(axis=0)))
-    raw = InstructionClusterer(NoModel(), QUESTION, n_clusters=4, center=False).fit(reviews, embeddings=points)
-    assert raw.mean_ is None
+    np.testing.assert_allclose(clusterer.embeddings_, standardised(points))
+    raw = InstructionClusterer(NoModel(), QUESTION, n_clusters=4, center=False, standardize=False).fit(
+        reviews, embeddings=points)
+    assert raw.mean_ is None and raw.scale_ is None
     np.testing.assert_allclose(raw.embeddings_, points)
     with pytest.raises(AssertionError, match="the model was run"):
         clusterer.cluster_info()  # the answers come from the model (here one that refuses)
@@ -161,7 +193,8 @@ def test_a_given_clusterer_is_used_on_unit_rows_in_canonical_order():
     points = np.hstack([chains, np.full((60, 1), 20.0)])  # keep the directions apart after normalising
     texts = names(60)
     estimator = AgglomerativeClustering(n_clusters=2, linkage="single")
-    clusterer = InstructionClusterer(NoModel(), QUESTION, n_clusters=6, clustering=estimator, center=False).fit(
+    clusterer = InstructionClusterer(NoModel(), QUESTION, n_clusters=6, clustering=estimator, center=False,
+                                     standardize=False).fit(
         texts, embeddings=points)
     direct = AgglomerativeClustering(n_clusters=2, linkage="single").fit_predict(unit_rows(points, dtype=np.float64))
     assert clusterer.n_clusters_ == 2  # the estimator's own k, not n_clusters=6
@@ -195,7 +228,7 @@ def test_auto_picks_the_best_silhouette_of_2_to_10_and_records_the_curve():
     points = blobs(n_per=15, k=5, noise=0.15, seed=3)
     texts = names(75)
     auto = InstructionClusterer(NoModel(), QUESTION, n_clusters="auto", random_state=1).fit(texts, embeddings=points)
-    unit = centred_rows(points, unit_rows(points, dtype=np.float64).mean(axis=0))  # what is clustered
+    unit = standardised(points)  # what is clustered
     expected = {}
     for k in range(2, 11):
         labels = InstructionClusterer(NoModel(), QUESTION, n_clusters=k, random_state=1).fit(texts, embeddings=points).labels_

@@ -40,7 +40,8 @@ def test_the_default_clusters_follow_the_question(default_model):
 
 
 def test_the_shipped_adapter_keeps_its_measured_quality_on_the_shipped_sets(default_model):
-    """Issue #11: the README's figures for the default (IntEmo HM 73.3, clustering HM 72.8), as floors.
+    """Issue #11: the README's figures for the default (IntEmo HM 73.3, clustering HM 77.0 at seed 0
+    with the clusterer's standardising; 73.5 without), as floors.
 
     The issue's targets (85 / 80) are not reached yet; these floors catch an adapter, template or
     pooling change that loses what the shipped one measures.
@@ -50,7 +51,7 @@ def test_the_shipped_adapter_keeps_its_measured_quality_on_the_shipped_sets(defa
     triplets = evaluate_triplets(subject, shipped.triplets)
     clustering = evaluate_multilabel(subject, shipped.clustering)
     assert triplets["harmonic_mean"] >= 0.72 and triplets["intent"] >= 0.85, triplets
-    assert clustering["harmonic_mean"] >= 0.71 and clustering["aspect"] >= 0.85, clustering
+    assert clustering["harmonic_mean"] >= 0.76 and clustering["aspect"] >= 0.85, clustering
 
 
 def test_the_default_is_the_embedded_model_with_the_shipped_adapter(default_model):

@@ -22,7 +22,7 @@ from inbedder.distributed.shards import shard_path
 from inbedder.errors import InBedderError
 from inbedder.outliers import nearest_centres
 from inbedder.stopwords import content_words, word_set
-from inbedder.vectors import centre_corpus, centred_rows, unit_rows
+from inbedder.vectors import CorpusFrame, unit_rows
 
 DEFAULT_SAMPLE = 100_000
 
@@ -33,7 +33,7 @@ class ScaleClusters:
 
     question: str
     centroids: np.ndarray
-    mean: np.ndarray | None  # the sample's mean unit row: texts are centred on it, as the local clusterer does
+    frame: CorpusFrame  # the sample's mean and spread: texts are placed in it, as the local clusterer does
     sizes: dict[int, int]
     keywords: dict[int, list[tuple[str, float]]]
     sampled: int
@@ -134,6 +134,7 @@ give the same clusters; beyond it, MiniBatchKMeans on the seeded sample."""
 def cluster_run(
     output_dir: str | Path, shards: list[str], question: str, n_clusters: int, *, sample_size: int = DEFAULT_SAMPLE,
     seed: int = 0, library: str = "auto", top_n: int = 8, address: str | None = None, center: bool = True,
+    standardize: bool = True,
 ) -> ScaleClusters:
     """Fit on a sample in the driver, assign every shard in ``map_batches``, merge the small results.
 
@@ -148,7 +149,7 @@ def cluster_run(
     vectors, texts, total = sample_embeddings(output_dir, shards, question, size=sample_size, seed=seed)
     if library == "auto":
         library = "kmeans" if len(texts) == total <= EXACT_LIMIT else "minibatch"
-    centred, mean = centre_corpus(vectors, center=center)
+    centred, frame = CorpusFrame.fit(vectors, center=center, standardize=standardize)
     del vectors
     centroids = fit_centroids(centred, texts, n_clusters, seed=seed, library=library)
     sampled = len(texts)
@@ -160,18 +161,18 @@ def cluster_run(
     with ray_session(address) as ray:
         items = ray.data.from_items([{"shard": name} for name in shards], override_num_blocks=max(1, len(shards)))
         assigned = items.map_batches(assign_shards, batch_size=1, num_cpus=1, fn_kwargs={
-            "output_dir": str(output_dir), "question": question, "centroids": centroids, "mean": mean,
+            "output_dir": str(output_dir), "question": question, "centroids": centroids, "frame": frame,
             "folder": str(folder)})
         for row in assigned.iter_rows():
             sizes.update({int(label): size for label, size in json.loads(row["sizes"]).items()})
             for label, words in json.loads(row["counts"]).items():
                 counts.setdefault(int(label), Counter()).update(words)
     keywords = keywords_from_counts(counts, top_n=top_n)
-    return ScaleClusters(question, centroids, mean, dict(sorted(sizes.items())), keywords, sampled, library)
+    return ScaleClusters(question, centroids, frame, dict(sorted(sizes.items())), keywords, sampled, library)
 
 
 def assign_shards(batch: dict[str, np.ndarray], *, output_dir: str, question: str, centroids: np.ndarray,
-                  mean: np.ndarray | None, folder: str) -> dict[str, list[str]]:
+                  frame: CorpusFrame, folder: str) -> dict[str, list[str]]:
     """``map_batches`` function: assign each shard of the batch, write its clusters file, return its summary.
 
     The summary (cluster sizes and the answers' content-word counts per cluster, as JSON) is
@@ -183,7 +184,7 @@ def assign_shards(batch: dict[str, np.ndarray], *, output_dir: str, question: st
     summary: dict[str, list[str]] = {"shard": [], "sizes": [], "counts": []}
     for name in (str(value) for value in batch["shard"]):
         table = _read_question(Path(output_dir), name, question, ["id", "embedding", "answer"])
-        vectors = centred_rows(np.stack(table["embedding"].to_numpy(zero_copy_only=False)), mean)
+        vectors = frame.apply(np.stack(table["embedding"].to_numpy(zero_copy_only=False)))
         labels, cosine = nearest_centres(vectors, centroids)
         path = Path(folder) / f"{name}.parquet"
         temp = path.with_name(f".{path.stem}.partial-{os.getpid()}.parquet")

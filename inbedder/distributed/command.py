@@ -49,9 +49,11 @@ def _cluster_question(args: argparse.Namespace, run, number: int, question: str,
     from inbedder.distributed.clustering import cluster_run
 
     clusters = cluster_run(run.output_dir, run.shards, question, args.k, sample_size=args.sample_size, seed=seed,
-                           top_n=args.top_n, address=args.address, center=not args.no_center)
+                           top_n=args.top_n, address=args.address, center=not args.no_center,
+                           standardize=not args.no_standardize)
     summary = {
-        "question": question, "k": args.k, "center": not args.no_center, "texts": run.texts, "fit": clusters.library, "sampled": clusters.sampled,
+        "question": question, "k": args.k, "center": not args.no_center,
+        "standardize": not args.no_standardize, "texts": run.texts, "fit": clusters.library, "sampled": clusters.sampled,
         "sizes": clusters.sizes, "keywords": {c: [w for w, _ in kw] for c, kw in clusters.keywords.items()},
         "seconds": round(time.time() - started, 2),
     }

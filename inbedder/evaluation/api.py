@@ -24,13 +24,13 @@ def build_suite(
     limit: int | None = None,
     robustness_limit: int | None = None,
     seed: int = 0,
-    center: bool = True,
+    center: bool = True, standardize: bool = True,
 ) -> Suite:
     """Load the data of ``tasks``: awareness sets from ``data`` (shipped|hub), robustness from ``spec``.
 
     ``limit`` keeps a seeded subset of every set (triplets per criterion, STS pairs, corpus texts);
     ``robustness_limit`` overrides it for the robustness corpora, which are embedded 30 times.
-    ``center=False`` runs k-means on the raw unit rows instead of the clusterer's centred ones.
+    ``center=False`` / ``standardize=False`` run k-means without the clusterer's centring / scaling.
     """
     unknown = [task for task in tasks if task not in TASKS]
     if unknown:
@@ -45,6 +45,7 @@ def build_suite(
         limit_robustness(robustness, robustness_limit if robustness_limit is not None else limit, seed=seed),
         seed,
         center,
+        standardize,
     )
 
 
@@ -93,7 +94,7 @@ def compare(
     limit: int | None = None,
     robustness_limit: int | None = None,
     seed: int = 0,
-    center: bool = True,
+    center: bool = True, standardize: bool = True,
     references: bool = True,
     batch_size: int = 16,
     show_progress_bar: bool = True,
@@ -103,6 +104,6 @@ def compare(
 
     models = model if isinstance(model, (list, tuple)) else [model or InBedder()]
     suite = build_suite(tasks, data, spec=spec, limit=limit, robustness_limit=robustness_limit, seed=seed,
-                        center=center)
+                        center=center, standardize=standardize)
     subjects = build_subjects(models, methods, references=references, batch_size=batch_size)
     return run_suite(subjects, suite, show_progress_bar=show_progress_bar)

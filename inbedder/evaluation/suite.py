@@ -39,6 +39,7 @@ class Suite:
     robustness: list[RobustnessTask] = field(default_factory=list)
     seed: int = 0
     center: bool = True  # k-means on centred rows, as the clusterer's default; False: raw unit rows
+    standardize: bool = True  # each dimension scaled to unit variance first, as the clusterer's default
 
     @property
     def tasks(self) -> list[str]:
@@ -78,10 +79,10 @@ def evaluate_subject(subject: Subject, suite: Suite, bar: tqdm | None = None) ->
             row["sts"] = evaluate_sts(subject, suite.awareness.sts)
         elif name == "clustering":
             row["clustering"] = evaluate_multilabel(subject, suite.awareness.clustering, seed=suite.seed,
-                                                    center=suite.center)
+                                                    center=suite.center, standardize=suite.standardize)
         else:
             row.setdefault("robustness", {"tasks": {}})["tasks"][task.name] = evaluate_robustness_task(
-                subject, task, seed=suite.seed, center=suite.center)
+                subject, task, seed=suite.seed, center=suite.center, standardize=suite.standardize)
         key = f"robustness:{task.name}" if task else name
         row["seconds"][key] = round(time.perf_counter() - started, 2)
         if bar is not None:

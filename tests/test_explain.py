@@ -169,5 +169,7 @@ def test_v_measure_perfect_clustering_and_missing_labels() -> None:
     assert v_measure(["a", "a", "b", "b"], [1, 1, 0, 0]) == pytest.approx(1.0)
     assert v_measure(["a", None, "b", float("nan"), "b"], [0, 1, 1, 0, 1]) == pytest.approx(1.0)
     assert v_measure(["a", "b", "a", "b"], [0, 0, 1, 1]) == pytest.approx(0.0)
+    gold = [4, 4, 1, 0, 0, 1, 2, 4, 4, 2, 2]  # scikit-learn scores this perfect clustering 1.0000000000000002
+    assert v_measure(gold, [0, 0, 2, 4, 4, 2, 1, 0, 0, 1, 1]) == 1.0
     with pytest.raises(InBedderError):
         v_measure([None, None], [0, 1])

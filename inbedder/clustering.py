@@ -3,10 +3,10 @@
 Texts are embedded by the answer to one instruction, the vectors are L2-normalised, centred
 and standardised on the corpus once (:class:`inbedder.vectors.CorpusFrame`, float64) and
 clustered in a canonical row order, so the same corpus gives the same clusters, numbered the
-same, whoever asks and however the rows are ordered. ``n_clusters="auto"`` picks k by silhouette (k = 2..10). Texts that fit their
-cluster poorly can be labelled ``-1`` (:mod:`inbedder.outliers`), k-means can start from seed
-answers (:mod:`inbedder.seeding`), and a fitted clustering is saved and loaded without pickle
-(:mod:`inbedder.persistence`). Only numpy is imported at load time; scikit-learn and the
+same, whoever asks and however the rows are ordered. ``n_clusters="auto"`` picks k by silhouette
+(k = 2..10). Texts that fit their cluster poorly can be labelled ``-1`` (:mod:`inbedder.outliers`),
+k-means can start from seed answers (:mod:`inbedder.seeding`), and a fitted clustering is saved
+and loaded without pickle (:mod:`inbedder.persistence`). Only numpy is imported at load time; scikit-learn and the
 explanations load on first use.
 """
 
@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Literal, Union
 import numpy as np
 
 from inbedder.errors import InBedderError, NotFittedError, one_line
-from inbedder.kmeans import canonical_order, kmeans_in_canonical_order  # noqa: F401  (public here too)
+from inbedder.kmeans import canonical_order, kmeans_in_canonical_order, member_means  # noqa: F401  (public here too)
 from inbedder.outliers import MinSimilarity, check_min_similarity, mark, nearest_centres, similarity_to, threshold
 from inbedder.vectors import CorpusFrame
 
@@ -396,11 +396,5 @@ class InstructionClusterer:
         except ValueError as error:
             raise InBedderError(f"{type(estimator).__name__} failed on {len(unit)} texts: {one_line(error)}",
                                 parameter="clustering") from error
-        return _member_means(unit, found)
+        return member_means(unit, found)
 
-
-def _member_means(unit: np.ndarray, found: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Labels renumbered 0..m-1 (in the order of the labels found) and the mean unit vector of each."""
-    values, labels = np.unique(found, return_inverse=True)
-    centres = np.stack([unit[labels == cluster].mean(axis=0) for cluster in range(len(values))])
-    return labels.astype(int), centres

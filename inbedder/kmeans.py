@@ -44,3 +44,11 @@ def kmeans_in_canonical_order(
     labels = np.empty(len(unit), dtype=int)
     labels[order] = kmeans.fit_predict(unit[order])
     return labels, kmeans.cluster_centers_
+
+
+def member_means(unit: np.ndarray, found: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Labels renumbered 0..m-1 (in the order of the labels found) and the mean unit vector of each:
+    the centres of a partition that another clusterer made."""
+    values, labels = np.unique(found, return_inverse=True)
+    centres = np.stack([unit[labels == cluster].mean(axis=0) for cluster in range(len(values))])
+    return labels.astype(int), centres

@@ -69,6 +69,24 @@ def test_cluster_reports_v_measure_with_a_label_column(tiny_models, tmp_path, ca
     assert "V-measure against the labels" in out and "top label" in out
 
 
+def test_no_standardize_reaches_the_clusterer_the_sidecar_and_the_saved_clustering(tiny_models, tmp_path):
+    from inbedder import InstructionClusterer
+
+    source = _write(tmp_path / "r.csv", "csv")
+    folders = {}
+    for name, extra in (("scaled", []), ("plain", ["--no-standardize"])):
+        output = tmp_path / name / "clusters.csv"
+        folders[name] = tmp_path / name / "clustering"
+        assert main(["cluster", str(source), "--text-column", "review", "--instruction", "What is the review about?",
+                     "--k", "2", "--output", str(output), "--save-clustering", str(folders[name]), *extra,
+                     *_tiny(tiny_models)]) == 0
+        run = json.loads(output.with_name("clusters.csv.run.json").read_text())
+        assert run["center"] is True and run["standardize"] is (name == "scaled")
+    assert set(load_file(folders["scaled"] / "centroids.safetensors")) == {"cluster_centers", "mean", "scale"}
+    assert set(load_file(folders["plain"] / "centroids.safetensors")) == {"cluster_centers", "mean"}
+    assert InstructionClusterer.load(folders["plain"]).scale_ is None
+
+
 def test_embed_writes_npy_with_ids_and_answers(tiny_models, tmp_path):
     source = _write(tmp_path / "r.jsonl", "jsonl")
     code = main(["embed", str(source), "--text-column", "review", "--instruction", "What is the topic?",

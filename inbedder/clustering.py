@@ -6,8 +6,8 @@ clustered in a canonical row order, so the same corpus gives the same clusters, 
 same, whoever asks and however the rows are ordered. ``n_clusters="auto"`` picks k by silhouette
 (k = 2..10). Texts that fit their cluster poorly can be labelled ``-1`` (:mod:`inbedder.outliers`),
 k-means can start from seed answers (:mod:`inbedder.seeding`), and a fitted clustering is saved
-and loaded without pickle (:mod:`inbedder.persistence`). Only numpy is imported at load time; scikit-learn and the
-explanations load on first use.
+and loaded without pickle (:mod:`inbedder.persistence`). Only numpy is imported at load time;
+scikit-learn and the explanations load on first use.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Literal, Union
 import numpy as np
 
 from inbedder.errors import InBedderError, NotFittedError, one_line
-from inbedder.kmeans import canonical_order, kmeans_in_canonical_order, member_means  # noqa: F401  (public here too)
+from inbedder.kmeans import canonical_order, kmeans_in_canonical_order, member_means  # noqa: F401  (first two public here too)
 from inbedder.outliers import MinSimilarity, check_min_similarity, mark, nearest_centres, similarity_to, threshold
 from inbedder.vectors import CorpusFrame
 

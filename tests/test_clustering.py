@@ -129,8 +129,8 @@ def test_standardising_lets_the_quiet_dimensions_decide_and_new_texts_share_the_
     assert plain.scale_ is None and scaled.scale_.shape == (points.shape[1],)
     np.testing.assert_allclose(scaled.embeddings_, standardised(points))
     assert scaled.predict(texts, embeddings=points).tolist() == scaled.labels_.tolist()
-    shifted = scaled.predict(texts, embeddings=points[::-1]).tolist()  # new rows are placed in the fit's frame,
-    assert shifted == scaled.labels_.tolist()[::-1]  # not re-standardised on themselves
+    # a few new rows of one cluster are placed in the fit's frame; scaled on their own spread they would scatter
+    assert scaled.predict(texts[:6], embeddings=points[:6]).tolist() == scaled.labels_[:6].tolist()
 
 
 def test_learned_attributes(tiny, reviews):

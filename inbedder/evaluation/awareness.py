@@ -56,7 +56,9 @@ def evaluate_sts(subject: Subject, data: STSSet) -> dict:
     return {"spearman": spearman, "n_pairs": len(data), "n_instructions": len(by_instruction)}
 
 
-def evaluate_multilabel(subject: Subject, data: MultiLabelSet, *, seed: int = 0, center: bool = True, standardize: bool = True) -> dict:
+def evaluate_multilabel(
+    subject: Subject, data: MultiLabelSet, *, seed: int = 0, center: bool = True, standardize: bool = True,
+) -> dict:
     """V-measure of k-means (k = classes of the labelling) under each labelling's question; harmonic mean.
 
     The clustering is :class:`~inbedder.clustering.InstructionClusterer`'s (texts in canonical
@@ -65,7 +67,8 @@ def evaluate_multilabel(subject: Subject, data: MultiLabelSet, *, seed: int = 0,
     vectors = subject.embed(data.texts, [labeling.instruction for labeling in data.labelings])
     scores = {
         labeling.name: clustering_v_measure(
-            vectors[labeling.instruction], labeling.labels, k=labeling.k, seed=seed, texts=data.texts, center=center, standardize=standardize,
+            vectors[labeling.instruction], labeling.labels, k=labeling.k, seed=seed, texts=data.texts, center=center,
+            standardize=standardize,
         )
         for labeling in data.labelings
     }

@@ -247,7 +247,8 @@ def news_texts_by_id(wheel: Path) -> dict[str, str]:
 
 # --------------------------------------------------------------------------- the tests
 def evaluate_two_labelling(
-    subject: Subject, data: MultiLabelSet | None = None, *, seed: int = 0, center: bool = True, standardize: bool = True,
+    subject: Subject, data: MultiLabelSet | None = None, *, seed: int = 0, center: bool = True,
+    standardize: bool = True,
 ) -> dict:
     """V-measure per labelling (k = its number of gold labels, under its own question) and their harmonic mean."""
     return evaluate_multilabel(subject, data or drug_reviews(), seed=seed, center=center, standardize=standardize)
@@ -302,18 +303,19 @@ def evaluate_independent(
 
     data = load_independent(tasks, limit=limit, robustness_limit=robustness_limit, seed=seed, wheel_dir=wheel_dir)
     reference = reference or NoInstruction()
-    row: dict = {**subject.describe(), "center": center, "standardize": standardize, "seconds": {}}
+    frame = {"center": center, "standardize": standardize}  # how the clustering tests place the rows
+    row: dict = {**subject.describe(), **frame, "seconds": {}}
     for name, value in data.items():
         started = time.perf_counter()
         if name == "clustering":
-            row[name] = {**evaluate_two_labelling(subject, value, seed=seed, center=center, standardize=standardize),
-                         "reference": evaluate_two_labelling(reference, value, seed=seed, center=center, standardize=standardize)}
+            row[name] = {**evaluate_two_labelling(subject, value, seed=seed, **frame),
+                         "reference": evaluate_two_labelling(reference, value, seed=seed, **frame)}
         elif name == "news":
-            row[name] = evaluate_news_topic(subject, value, reference=reference, seed=seed, center=center, standardize=standardize)
+            row[name] = evaluate_news_topic(subject, value, reference=reference, seed=seed, **frame)
         elif name == "triplets":
             row[name] = {**evaluate_triplets(subject, value), "reference": evaluate_triplets(reference, value)}
         else:
-            results = {task.name: evaluate_robustness_task(subject, task, seed=seed, center=center, standardize=standardize) for task in value}
+            results = {task.name: evaluate_robustness_task(subject, task, seed=seed, **frame) for task in value}
             row[name] = {"tasks": results, "mean": mean_over_tasks(results)}
         row["seconds"][name] = round(time.perf_counter() - started, 1)
     return row

@@ -98,7 +98,8 @@ def clustering_v_measure(
     import pandas as pd
 
     classes = pd.Series(list(true_labels), dtype=object).dropna().astype(str).nunique()  # v_measure's rule
-    return v_measure(true_labels, kmeans_labels(embeddings, k or classes, seed=seed, texts=texts, center=center, standardize=standardize))
+    labels = kmeans_labels(embeddings, k or classes, seed=seed, texts=texts, center=center, standardize=standardize)
+    return v_measure(true_labels, labels)
 
 
 def robustness_summary(correct: Sequence[float], implicit: Sequence[float], incorrect: Sequence[float]) -> dict[str, float]:

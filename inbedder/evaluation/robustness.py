@@ -15,9 +15,11 @@ from inbedder.evaluation.subjects import Subject
 SUMMARY_KEYS = ("correct", "implicit", "incorrect", "delta_ci", "delta_ii", "strict_ci", "strict_ii")
 
 
-def evaluate_robustness_task(subject: Subject, task: RobustnessTask, *, seed: int = 0, center: bool = True, standardize: bool = True) -> dict:
+def evaluate_robustness_task(
+    subject: Subject, task: RobustnessTask, *, seed: int = 0, center: bool = True, standardize: bool = True,
+) -> dict:
     """V-measure under every instruction, the mean of each set, Δci, Δii and their strict forms
-    (k-means centred as the clusterer's ``center``)."""
+    (k-means centred and scaled as the clusterer's ``center`` and ``standardize``)."""
     sets = task.instruction_sets()
     every = [instruction for instructions in sets.values() for instruction in instructions]
     vectors = subject.embed(task.texts, every)  # one corpus, 30 questions: a single encode_questions call

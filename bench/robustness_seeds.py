@@ -18,6 +18,7 @@ from inbedder import InBedder
 from inbedder.evaluation import robustness_tasks
 from inbedder.evaluation.independent import independent_robustness
 from inbedder.evaluation.robustness import evaluate_robustness_task
+from inbedder.evaluation.answer_distribution import AnswerDistribution
 from inbedder.evaluation.subjects import MethodSubject
 from inbedder.sources import run_options
 
@@ -26,7 +27,8 @@ FIGURES = ("correct", "incorrect", "delta_ci", "delta_ii", "strict_ci")
 
 def seeded_figures(subject, task, seeds: int) -> dict[str, list[float]]:
     """Each summary figure of one task, once per k-means seed."""
-    runs = [evaluate_robustness_task(subject, task, seed=seed) for seed in range(seeds)]
+    standardize = not getattr(subject, "rows_are_framed", False)  # framed part by part: only centred again
+    runs = [evaluate_robustness_task(subject, task, seed=seed, standardize=standardize) for seed in range(seeds)]
     return {name: [run[name] for run in runs] for name in FIGURES}
 
 
@@ -35,16 +37,22 @@ def main() -> None:
     parser.add_argument("--adapters", default="shipped", help="comma list of runs (LoRA adapter or --full model folders); shipped = the default adapter")
     parser.add_argument("--seeds", type=int, default=5, help="k-means seeds 0..N-1 (default %(default)s)")
     parser.add_argument("--output", help="also write every per-seed figure as JSON here")
+    parser.add_argument("--answer-tokens", type=int,
+                        help="measure 1st-gen ⊕ its answer distribution over this many tokens (bench/levers.py)")
+    parser.add_argument("--answer-weight", type=float, default=0.2, help="the state's weight beside it (default %(default)s)")
     args = parser.parse_args()
     if args.seeds < 1:
         parser.error(f"--seeds must be at least 1 (got {args.seeds})")
+    if args.answer_tokens is not None and args.answer_tokens < 2:
+        parser.error(f"--answer-tokens must be at least 2 (got {args.answer_tokens})")
     sets = {"shipped": robustness_tasks(), "independent": independent_robustness()}
     print("| adapter | set | task | correct | incorrect | Δci | Δii | strict ci |")
     print("|---|---|---|--:|--:|--:|--:|--:|")
     out = []
     for adapter in args.adapters.split(","):
         model = InBedder(**run_options(adapter))
-        subject = MethodSubject(model, model.method)  # 1st-gen for causal LMs, avg-gen for masked ones
+        subject = (AnswerDistribution(model, tokens=args.answer_tokens, state_weight=args.answer_weight)
+                   if args.answer_tokens else MethodSubject(model, model.method))  # 1st-gen (causal), avg-gen (masked)
         for set_name, tasks in sets.items():
             for task in tasks:
                 figures = seeded_figures(subject, task, args.seeds)

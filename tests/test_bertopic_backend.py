@@ -66,14 +66,17 @@ def test_bertopic_fits_on_the_default_backend_with_inbedder_vectors(reviews, sha
 
     assert backend.inbedder.loaded.adapter == str(shipped_adapter_dir())
     expected = shared_model.encode(docs, ASPECT)  # computed apart, in another cache
-    np.testing.assert_allclose(model._extract_embeddings(docs), expected, atol=1e-6)
+    # float32 states of a 30-layer pass differ by ~1e-5 when the batches around a text differ (other
+    # matmul shapes, other CPU kernels); another question or method moves them by 0.1 or more
+    close = {"atol": 1e-4, "rtol": 0}
+    np.testing.assert_allclose(model._extract_embeddings(docs), expected, **close)
     # the vectors BERTopic fitted on: each topic's embedding is the mean of its documents'
     topics = np.asarray(topics)
     for row, topic in enumerate(sorted(set(topics))):
-        np.testing.assert_allclose(model.topic_embeddings_[row], expected[topics == topic].mean(axis=0), atol=1e-6)
+        np.testing.assert_allclose(model.topic_embeddings_[row], expected[topics == topic].mean(axis=0), **close)
     # MMR embedded the topic words through embed_words: the same question on each word
     words = [word for word, _ in model.get_topic(0)][:3]
-    np.testing.assert_allclose(backend.embed_words(words), shared_model.encode(words, ASPECT), atol=1e-6)
+    np.testing.assert_allclose(backend.embed_words(words), shared_model.encode(words, ASPECT), **close)
     assert v_measure_score(reviews["aspect"], topics) > 0.5  # measured 0.90 on these 48
 
 

@@ -60,14 +60,17 @@ def measure(subject, layer: int | None, shipped, independent, *, adapter: str | 
     started = time.perf_counter()
     per_seed: dict[str, list[float]] = {"reviews_hm": [], "drug_hm": [], "news_v": [], "news_minilm_v": []}
     reference = NoInstruction()  # one MiniLM for every seed
-    # how every clustering column places the rows; rows framed part by part are only centred again
-    frame = {"center": center, "standardize": standardize and not getattr(subject, "rows_are_framed", False)}
+    # how every clustering column places the rows; rows the subject placed itself are taken as they are
+    framed = getattr(subject, "rows_are_framed", False)
+    frame = {"center": center and not framed, "standardize": standardize and not framed}
     for seed in range(seeds):
         per_seed["reviews_hm"].append(evaluate_multilabel(subject, shipped.clustering, seed=seed, **frame)["harmonic_mean"])
         per_seed["drug_hm"].append(evaluate_two_labelling(subject, independent["clustering"], seed=seed, **frame)["harmonic_mean"])
         news = evaluate_news_topic(subject, independent["news"], reference=reference, seed=seed, **frame)
         per_seed["news_v"].append(news["topic"])
-        per_seed["news_minilm_v"].append(news["reference"])
+        per_seed["news_minilm_v"].append(news["reference"] if not framed else  # MiniLM's rows keep the clusterer's frame
+                                         evaluate_multilabel(reference, independent["news"], seed=seed, center=center,
+                                                             standardize=standardize)["topic"])
     row = {
         "adapter": adapter or "shipped", "method": subject.name, "layer": "last" if layer is None else layer,
         **frame, "seeds": seeds, "intemo_hm": evaluate_triplets(subject, shipped.triplets)["harmonic_mean"],

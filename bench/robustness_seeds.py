@@ -27,8 +27,9 @@ FIGURES = ("correct", "incorrect", "delta_ci", "delta_ii", "strict_ci")
 
 def seeded_figures(subject, task, seeds: int) -> dict[str, list[float]]:
     """Each summary figure of one task, once per k-means seed."""
-    standardize = not getattr(subject, "rows_are_framed", False)  # framed part by part: only centred again
-    runs = [evaluate_robustness_task(subject, task, seed=seed, standardize=standardize) for seed in range(seeds)]
+    framed = getattr(subject, "rows_are_framed", False)  # rows the subject placed itself are taken as they are
+    runs = [evaluate_robustness_task(subject, task, seed=seed, center=not framed, standardize=not framed)
+            for seed in range(seeds)]
     return {name: [run[name] for run in runs] for name in FIGURES}
 
 

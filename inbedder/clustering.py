@@ -19,8 +19,11 @@ from typing import TYPE_CHECKING, Any, Literal, Union
 
 import numpy as np
 
+from inbedder.answer_space import AnswerFrame
 from inbedder.errors import InBedderError, NotFittedError, one_line
-from inbedder.kmeans import canonical_order, kmeans_in_canonical_order, member_means  # noqa: F401  (first two public here too)
+from inbedder.kmeans import (  # noqa: F401  (the first two are public here too)
+    canonical_order, distinct_rows, kmeans_in_canonical_order, member_means, silhouette_curve, too_few_embeddings,
+)
 from inbedder.outliers import MinSimilarity, check_min_similarity, mark, nearest_centres, similarity_to, threshold
 from inbedder.vectors import CorpusFrame
 
@@ -46,20 +49,6 @@ def check_n_clusters(n_clusters: NClusters, texts: Sequence[str] | int) -> None:
     check_k(n_clusters, texts)
 
 
-def _distinct_rows(unit: np.ndarray) -> int:
-    return len(np.unique(np.asarray(unit).round(6), axis=0))
-
-
-def _too_few_embeddings(count: int, distinct: int, problem: str, advice: str) -> InBedderError:
-    """The texts differ but their answers do not: say so, with advice that would work."""
-    if distinct < 2:
-        advice = "ask another question or add different texts"
-    return InBedderError(
-        f"the {count} texts give only {distinct} different embedding(s) under this question, {problem}; {advice}",
-        parameter="n_clusters",
-    )
-
-
 class InstructionClusterer:
     """Cluster texts by the answer to one instruction, scikit-learn style.
 
@@ -74,12 +63,16 @@ class InstructionClusterer:
     that matched (``n_clusters`` is then not used). ``center``: take the corpus' mean direction out
     of the unit rows before clustering (on by default: the model's states share one direction).
     ``standardize``: give each dimension unit variance over the corpus (on by default: a few
-    dimensions of the model's state would otherwise decide every distance).
+    dimensions of the model's state would otherwise decide every distance). ``answer_tokens``:
+    cluster in the answer space (:mod:`inbedder.answer_space`, 1st-gen of a causal LM only): the
+    first answer token's log-probabilities over the corpus' ``answer_tokens`` likeliest tokens,
+    joined with the standardised state at ``answer_weight`` (None, the default: the state alone).
 
     After ``fit``: ``labels_`` (``-1`` for outliers), ``similarity_`` (each text's cosine to its
     centroid), ``outlier_threshold_``, ``cluster_centers_`` (one row per cluster), ``mean_`` (the
     fit's mean unit row, None without ``center``), ``scale_`` (each dimension's spread, None
-    without ``standardize``), ``embeddings_`` (the clustered rows: unit, centred, standardised),
+    without ``standardize``), ``answer_frame_`` (the fitted answer space, None without
+    ``answer_tokens``), ``embeddings_`` (the clustered rows: unit, centred, standardised),
     ``answers_``, ``answer_prefix_``, ``n_clusters_`` (the k used),
     ``silhouette_scores_`` ({k: score} for "auto", else None), ``seed_matches_`` ({seed: texts
     matched} or None), ``cluster_names_`` ({cluster: name from the answers}), ``method_``,
@@ -101,6 +94,8 @@ class InstructionClusterer:
         seed_answers: Sequence[str] | None = None,
         center: bool = True,
         standardize: bool = True,
+        answer_tokens: int | None = None,
+        answer_weight: float = 0.2,
         show_progress_bar: bool | None = None,
     ):
         self.model = model
@@ -115,6 +110,8 @@ class InstructionClusterer:
         self.seed_answers = seed_answers
         self.center = center
         self.standardize = standardize
+        self.answer_tokens = answer_tokens
+        self.answer_weight = answer_weight
         self.show_progress_bar = show_progress_bar
 
     # ------------------------------------------------------------------ sklearn protocol
@@ -159,6 +156,7 @@ class InstructionClusterer:
         if gold is not None and len(gold) != len(texts):
             raise InBedderError(f"y has {len(gold)} labels for {len(texts)} texts; give one per text", parameter="y")
         self.method_ = self.method or (self.model.method if self.model is not None else None)
+        head = self._answer_head()
         self.answers_, self.answer_prefix_, self.cluster_names_ = None, None, None
         self.generated_names_, self.name_prompts_ = None, None
         if embeddings is None:
@@ -167,8 +165,12 @@ class InstructionClusterer:
         else:
             raw = self._given(embeddings, len(texts))
             encoded = self._encode(texts, answers=True) if seeds else None  # seeds are matched against answers
-        vectors, frame = CorpusFrame.fit(raw, center=self.center, standardize=self.standardize)
+        if head is None:
+            vectors, frame = CorpusFrame.fit(raw, center=self.center, standardize=self.standardize)
+        else:
+            vectors, frame = AnswerFrame.fit(raw, head, tokens=self.answer_tokens, weight=self.answer_weight)
         self.mean_, self.scale_ = frame.mean, frame.scale
+        self.answer_frame_ = frame if head is not None else None
         self.embeddings_ = vectors
         self.texts_ = texts
         if seeds:
@@ -215,7 +217,8 @@ class InstructionClusterer:
             vectors = self._encode(texts, answers=False).embeddings
         else:
             vectors = self._given(embeddings, len(texts))
-        labels, similarity = nearest_centres(CorpusFrame(self.mean_, self.scale_).apply(vectors), self.cluster_centers_)
+        frame = getattr(self, "answer_frame_", None) or CorpusFrame(self.mean_, self.scale_)
+        labels, similarity = nearest_centres(frame.apply(vectors), self.cluster_centers_)
         labels = mark(labels, similarity, self.outlier_threshold_)
         return (labels, similarity) if return_similarity else labels
 
@@ -315,8 +318,16 @@ class InstructionClusterer:
                                 parameter="model")
         return self.model.encode_with_answers(
             texts, self.instruction, method=self.method_, batch_size=self.batch_size,
-            show_progress_bar=self.show_progress_bar, normalize_embeddings=True, answers=answers,
-        )
+            show_progress_bar=self.show_progress_bar, normalize_embeddings=not self.answer_tokens, answers=answers,
+        )  # the answer space needs the raw states: their length is the head's temperature
+
+    def _answer_head(self) -> Any:
+        """The LM head for ``answer_tokens`` (None without), or a one-line refusal before any embedding."""
+        if self.answer_tokens is None:
+            return None
+        from inbedder.answer_space import check_answer_space
+
+        return check_answer_space(self.model, self.method_, self.answer_tokens, self.answer_weight)
 
     def _keep_answers(self, encoded: Encoded) -> None:
         from inbedder.explain.names import phrase_names
@@ -342,40 +353,25 @@ class InstructionClusterer:
         """(labels, centres, silhouette per k or None) of the centred unit rows: a fixed k, or the best
         silhouette of 2..10. The evaluation's k-means centres the same way, so it gets the same partition.
         """
-        distinct = _distinct_rows(unit)
+        distinct = distinct_rows(unit)
         if self.n_clusters != AUTO:
             if self.clustering is None and distinct < self.n_clusters:
-                raise _too_few_embeddings(len(texts), distinct, f"too few for n_clusters={self.n_clusters}",
+                raise too_few_embeddings(len(texts), distinct, f"too few for n_clusters={self.n_clusters}",
                                           f"lower n_clusters to at most {distinct}")
             k = None if self.clustering is not None else self.n_clusters
             return (*self._partition(unit, texts, k), None)
         high = min(AUTO_K_RANGE[1], distinct - 1, len(unit) - 1)
         if high < AUTO_K_RANGE[0]:
-            raise _too_few_embeddings(len(texts), distinct, "too few to choose k automatically (n_clusters='auto' "
+            raise too_few_embeddings(len(texts), distinct, "too few to choose k automatically (n_clusters='auto' "
                                       f"tries k = {AUTO_K_RANGE[0]}..{AUTO_K_RANGE[1]})", "pass n_clusters=2")
-        scores, fits = self._silhouettes(unit, texts, range(AUTO_K_RANGE[0], high + 1))
-        best = max(scores, key=scores.get)  # ties: the smaller k, met first
-        return (*fits[best], scores)
-
-    def _silhouettes(
-        self, unit: np.ndarray, texts: list[str], ks: range,
-    ) -> tuple[dict[int, float], dict[int, tuple[np.ndarray, np.ndarray]]]:
-        """Silhouette (Euclidean on unit rows, seeded sample) of the partition for each k."""
-        from sklearn.metrics import silhouette_score
-
-        scores: dict[int, float] = {}
-        fits: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-        sample = min(len(unit), SILHOUETTE_SAMPLE)
-        for k in ks:
-            labels, centres = self._partition(unit, texts, k)
-            if len(set(labels.tolist())) < 2:
-                continue
-            fits[k] = (labels, centres)
-            scores[k] = float(silhouette_score(unit, labels, sample_size=sample, random_state=self.random_state))
+        ks = range(AUTO_K_RANGE[0], high + 1)
+        scores, fits = silhouette_curve(lambda k: self._partition(unit, texts, k), unit, ks,
+                                        random_state=self.random_state, sample_size=SILHOUETTE_SAMPLE)
         if not scores:
             raise InBedderError(f"every k of {ks.start}..{ks.stop - 1} gave a single cluster; pass n_clusters=2 "
                                 "or more", parameter="n_clusters")
-        return scores, fits
+        best = max(scores, key=scores.get)  # ties: the smaller k, met first
+        return (*fits[best], scores)
 
     def _partition(self, unit: np.ndarray, texts: list[str], k: int | None) -> tuple[np.ndarray, np.ndarray]:
         """k-means, or the given clusterer (a copy; ``k`` set as its n_clusters when not None)."""

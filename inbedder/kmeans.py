@@ -2,15 +2,17 @@
 
 k-means' seeding picks rows by position; fitting the rows in a canonical order (by text, or by
 the vectors themselves) makes the partition and the cluster numbers a function of the corpus,
-not of how the file was sorted. The clusterer, the evaluation and the scale path all fit here.
+not of how the file was sorted. The clusterer, the evaluation and the scale path all fit here;
+the clusterer's checks on k and its silhouette curve for ``n_clusters="auto"`` live here too.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from inbedder.errors import InBedderError
 from inbedder.vectors import unit_rows
 
 
@@ -52,3 +54,41 @@ def member_means(unit: np.ndarray, found: np.ndarray) -> tuple[np.ndarray, np.nd
     values, labels = np.unique(found, return_inverse=True)
     centres = np.stack([unit[labels == cluster].mean(axis=0) for cluster in range(len(values))])
     return labels.astype(int), centres
+
+
+def silhouette_curve(
+    partition: Callable[[int], tuple[np.ndarray, np.ndarray]], unit: np.ndarray, ks: range, *, random_state: int,
+    sample_size: int,
+) -> tuple[dict[int, float], dict[int, tuple[np.ndarray, np.ndarray]]]:
+    """({k: silhouette}, {k: (labels, centres)}) of ``partition(k)`` for each k that gives 2+ clusters.
+
+    Euclidean on the unit rows, over a seeded sample of at most ``sample_size`` rows (silhouette
+    is O(n²); a sample ranks k as well as the whole corpus).
+    """
+    from sklearn.metrics import silhouette_score
+
+    scores: dict[int, float] = {}
+    fits: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    for k in ks:
+        labels, centres = partition(k)
+        if len(set(labels.tolist())) < 2:
+            continue
+        fits[k] = (labels, centres)
+        scores[k] = float(silhouette_score(unit, labels, sample_size=min(len(unit), sample_size),
+                                           random_state=random_state))
+    return scores, fits
+
+
+def distinct_rows(unit: np.ndarray) -> int:
+    """How many different rows (to 6 decimals): k-means cannot make more clusters than that."""
+    return len(np.unique(np.asarray(unit).round(6), axis=0))
+
+
+def too_few_embeddings(count: int, distinct: int, problem: str, advice: str) -> InBedderError:
+    """The texts differ but their answers do not: say so, with advice that would work."""
+    if distinct < 2:
+        advice = "ask another question or add different texts"
+    return InBedderError(
+        f"the {count} texts give only {distinct} different embedding(s) under this question, {problem}; {advice}",
+        parameter="n_clusters",
+    )

@@ -1,4 +1,4 @@
-"""Issue #11's answer-distribution lever (inbedder.evaluation.answer_distribution) on a tiny llama."""
+"""Issue #11's answer space (inbedder.answer_space) and its evaluation subject, on a tiny llama."""
 
 from __future__ import annotations
 
@@ -7,8 +7,10 @@ import pytest
 import torch
 
 from inbedder import InBedder
+from inbedder.answer_space import answer_log_probs, likeliest_tokens
 from inbedder.errors import InBedderError
-from inbedder.evaluation.answer_distribution import AnswerDistribution, likeliest_tokens
+from inbedder.evaluation.answer_distribution import AnswerDistribution
+from inbedder.vectors import CorpusFrame, unit_rows
 
 TEXTS = ["the soup was cold", "great prices today", "rude staff at the desk", "parking was easy", "lovely dessert"]
 QUESTION = "What is the review about?"
@@ -19,12 +21,15 @@ def llama(tiny_models):
     return InBedder(tiny_models["llama"], template="inbedder", cache=False, device="cpu", answer_prefix="")
 
 
+def _head(model):
+    return model.loaded.model.get_output_embeddings()
+
+
 def test_the_log_probabilities_are_the_models_own_next_token_prediction(llama):
     """The state the engine returns for 1st-gen, through the head, is what the whole model predicts
     after each prompt: fails if the cached state were normalised or taken from another position."""
-    subject = AnswerDistribution(llama, tokens=8)
     states = llama.encode(TEXTS, QUESTION, method="1st-gen", normalize_embeddings=False)
-    mine = subject.answer_log_probs(states)
+    mine = answer_log_probs(states, _head(llama))
     for row, text in zip(mine, TEXTS):
         ids = torch.tensor([llama.prompts.ids(QUESTION, text)])
         with torch.no_grad():
@@ -33,28 +38,26 @@ def test_the_log_probabilities_are_the_models_own_next_token_prediction(llama):
 
 
 def test_rows_join_the_standardised_state_and_the_centred_answer_part_at_the_weight(llama):
-    subject = AnswerDistribution(llama, tokens=6, state_weight=0.3)
-    rows = subject.embed(TEXTS, [QUESTION])[QUESTION]
+    rows = AnswerDistribution(llama, tokens=6, state_weight=0.3).embed(TEXTS, [QUESTION])[QUESTION]
     states = llama.encode(TEXTS, QUESTION, method="1st-gen", normalize_embeddings=False)
     hidden = states.shape[1]
     assert rows.shape == (len(TEXTS), hidden + 6)
     np.testing.assert_allclose(np.linalg.norm(rows, axis=1), 1.0, atol=1e-9)
-    np.testing.assert_allclose(np.linalg.norm(rows[:, :hidden], axis=1) ** 2, 0.3, atol=1e-9)
-    # the answer part: the log-probabilities of the 6 tokens likeliest over this corpus, centred
-    log_probs = subject.answer_log_probs(states).astype(np.float64)
+    # the answer part: the log-probabilities of the 6 tokens likeliest over this corpus
+    log_probs = answer_log_probs(states, _head(llama)).astype(np.float64)
     vocabulary = likeliest_tokens(log_probs, 6)
-    mean_probability = np.exp(log_probs).mean(0)
-    assert set(vocabulary) == set(np.argsort(-mean_probability)[:6])
-    answer = log_probs[:, vocabulary] / np.linalg.norm(log_probs[:, vocabulary], axis=1, keepdims=True)
-    answer = answer - answer.mean(0)
-    answer /= np.linalg.norm(answer, axis=1, keepdims=True)
-    np.testing.assert_allclose(rows[:, hidden:], np.sqrt(0.7) * answer, atol=1e-6)
+    assert set(vocabulary) == set(np.argsort(-np.exp(log_probs).mean(0))[:6])
+    state = CorpusFrame.fit(states, center=True, standardize=True)[0]
+    answer = unit_rows(log_probs[:, vocabulary])
+    answer = unit_rows(answer - answer.mean(0))
+    joined = np.hstack([np.sqrt(0.3) * state, np.sqrt(0.7) * answer])
+    np.testing.assert_allclose(rows, unit_rows(joined - joined.mean(0)), atol=1e-5)
 
 
 def test_the_lever_refuses_what_has_no_head_input_in_one_line(llama, tiny_models):
-    with pytest.raises(InBedderError, match="tokens must be at least 2"):
+    with pytest.raises(InBedderError, match="answer_tokens must be a whole number of at least 2"):
         AnswerDistribution(llama, tokens=1)
-    with pytest.raises(InBedderError, match="state_weight must be between 0 and 1"):
+    with pytest.raises(InBedderError, match="answer_weight must be between 0 and 1"):
         AnswerDistribution(llama, state_weight=1.5)
     inner = InBedder(tiny_models["llama"], template="inbedder", cache=False, device="cpu", layer=1)
     with pytest.raises(InBedderError, match="last layer"):
@@ -62,3 +65,90 @@ def test_the_lever_refuses_what_has_no_head_input_in_one_line(llama, tiny_models
     masked = InBedder(tiny_models["roberta"], cache=False, device="cpu")
     with pytest.raises(InBedderError, match="causal LM"):
         AnswerDistribution(masked)
+
+
+# ---------------------------------------------------------------------- the clusterer's answer space
+MORE = TEXTS + ["cold fries again", "cheap lunch menu", "the waiter ignored us", "no place to park", "stale bread"]
+
+
+def test_the_clusterer_fits_the_answer_space_predicts_in_it_and_saves_it(llama, tmp_path):
+    from inbedder import InstructionClusterer
+
+    clusterer = InstructionClusterer(llama, QUESTION, n_clusters=3, answer_tokens=6, answer_weight=0.3).fit(MORE)
+    states = llama.encode(MORE, QUESTION, method="1st-gen", normalize_embeddings=False)
+    expected = AnswerDistribution(llama, tokens=6, state_weight=0.3).rows(states)
+    np.testing.assert_allclose(clusterer.embeddings_, expected, atol=1e-9)  # the evaluation's rows are the clusterer's
+    frame = clusterer.answer_frame_
+    assert len(frame.tokens) == 6 and clusterer.mean_ is frame.mean and clusterer.scale_ is frame.scale
+    np.testing.assert_array_equal(clusterer.predict(MORE), clusterer.labels_)
+    # a new text alone is placed by the fit's tokens and means, not by a vocabulary of its own
+    np.testing.assert_allclose(frame.apply(states[:1]), clusterer.embeddings_[:1], atol=1e-9)
+    loaded = InstructionClusterer.load(clusterer.save(tmp_path / "answers"), model=llama)
+    np.testing.assert_array_equal(loaded.answer_frame_.tokens, frame.tokens)
+    np.testing.assert_array_equal(loaded.predict(MORE), clusterer.labels_)
+
+
+def test_without_answer_tokens_the_clusterer_is_unchanged(llama):
+    from inbedder import InstructionClusterer
+
+    plain = InstructionClusterer(llama, QUESTION, n_clusters=3).fit(MORE)
+    assert plain.answer_frame_ is None and plain.embeddings_.shape[1] == llama.loaded.model.config.hidden_size
+
+
+def test_a_saved_answer_space_without_its_tensors_is_refused_as_damaged(llama, tmp_path):
+    from safetensors.numpy import load_file, save_file
+
+    from inbedder import InstructionClusterer
+
+    folder = InstructionClusterer(llama, QUESTION, n_clusters=2, answer_tokens=4).fit(MORE).save(tmp_path / "c")
+    tensors = load_file(str(folder / "centroids.safetensors"))
+    del tensors["joined_mean"]
+    save_file(tensors, str(folder / "centroids.safetensors"))
+    with pytest.raises(InBedderError, match="damaged.*joined_mean"):
+        InstructionClusterer.load(folder, model=llama)
+
+
+def test_the_answer_space_refuses_methods_without_a_head_input_before_embedding(llama, tiny_models):
+    from inbedder import InstructionClusterer
+
+    with pytest.raises(InBedderError, match="1st-gen at the last layer"):
+        InstructionClusterer(llama, QUESTION, method="avg-gen", answer_tokens=5).fit(MORE)
+    with pytest.raises(InBedderError, match="answer_tokens must be a whole number of at least 2"):
+        InstructionClusterer(llama, QUESTION, answer_tokens=1).fit(MORE)
+    with pytest.raises(InBedderError, match="pass a model"):
+        InstructionClusterer(None, QUESTION, answer_tokens=5).fit(MORE, embeddings=np.eye(len(MORE)))
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--answer-tokens", "1"], "--answer-tokens 1 is out of range"),
+    (["--answer-tokens", "5", "--answer-weight", "2"], "--answer-weight 2.0 is out of range"),
+    (["--answer-tokens", "5", "--method", "avg-gen"], "1st-gen at the last layer"),
+    (["--answer-tokens", "5", "--engine", "ray"], "local engine only"),
+])
+def test_the_cli_refuses_a_bad_answer_space_in_one_line(tiny_models, tmp_path, capsys, extra, message):
+    from inbedder.cli import main
+
+    source = tmp_path / "r.txt"
+    source.write_text("\n".join(MORE) + "\n")
+    code = main(["cluster", str(source), "--instruction", QUESTION, "--k", "2", "--output", str(tmp_path / "o.csv"),
+                 "--model", tiny_models["llama"], "--template", "inbedder", "--quiet", *extra])
+    err = capsys.readouterr().err
+    assert code == 2 and message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "o.csv").exists()
+
+
+def test_the_cli_clusters_in_the_answer_space_and_records_it(tiny_models, tmp_path):
+    import json
+
+    from inbedder import InstructionClusterer
+    from inbedder.cli import main
+
+    source = tmp_path / "r.txt"
+    source.write_text("\n".join(MORE) + "\n")
+    output = tmp_path / "o.csv"
+    assert main(["cluster", str(source), "--instruction", QUESTION, "--k", "2", "--output", str(output),
+                 "--answer-tokens", "5", "--save-clustering", str(tmp_path / "c"),
+                 "--model", tiny_models["llama"], "--template", "inbedder", "--quiet"]) == 0
+    run = json.loads(output.with_name("o.csv.run.json").read_text())
+    assert run["answer_tokens"] == 5 and run["answer_weight"] == 0.2
+    assert len(InstructionClusterer.load(tmp_path / "c").answer_frame_.tokens) == 5

@@ -118,7 +118,8 @@ def _record(clusterer: InstructionClusterer) -> dict[str, Any]:
     info = clusterer.cluster_info() if hasattr(clusterer, "labels_") else None
     keywords = {int(r.cluster): list(r.keywords) for r in info.itertuples()} if info is not None else getattr(clusterer, "keywords_", {})
     return {
-        "format": FORMAT, "format_version": FORMAT_VERSION, "inbedder_version": __version__,
+        # a clustering without the answer space stays version 2, which older InBedder versions read
+        "format": FORMAT, "format_version": FORMAT_VERSION if clusterer.answer_tokens else 2, "inbedder_version": __version__,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "instruction": clusterer.instruction, "method": clusterer.method_, "answer_prefix": prefix,
         "embedder": embedder_settings(model, prefix, embedded=identity["model"].startswith("embedded:")),

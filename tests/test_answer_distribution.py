@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -83,7 +85,9 @@ def test_the_clusterer_fits_the_answer_space_predicts_in_it_and_saves_it(llama, 
     np.testing.assert_array_equal(clusterer.predict(MORE), clusterer.labels_)
     # a new text alone is placed by the fit's tokens and means, not by a vocabulary of its own
     np.testing.assert_allclose(frame.apply(states[:1]), clusterer.embeddings_[:1], atol=1e-9)
-    loaded = InstructionClusterer.load(clusterer.save(tmp_path / "answers"), model=llama)
+    folder = clusterer.save(tmp_path / "answers")
+    assert json.loads((folder / "clustering.json").read_text())["format_version"] == 3
+    loaded = InstructionClusterer.load(folder, model=llama)
     np.testing.assert_array_equal(loaded.answer_frame_.tokens, frame.tokens)
     np.testing.assert_array_equal(loaded.predict(MORE), clusterer.labels_)
 

@@ -196,9 +196,9 @@ def assign(
 
     texts = list(corpus.texts)
     with _MODEL_LOCK:
-        encoded = clusterer.model.encode_with_answers(
+        encoded = clusterer.model.encode_with_answers(  # raw rows, as assign: the answer space reads their length
             texts, clusterer.instruction, method=clusterer.method_, batch_size=batch_size,
-            show_progress_bar=False, normalize_embeddings=True, progress=_reporter(len(set(texts)), progress),
+            show_progress_bar=False, normalize_embeddings=False, progress=_reporter(len(set(texts)), progress),
         )
         labels, similarity = clusterer.predict(texts, embeddings=encoded.embeddings, return_similarity=True)
     names = clusterer.display_names() | {-1: "other"}

@@ -74,8 +74,17 @@ def join(state_rows: np.ndarray, answer_rows: np.ndarray, weight: float) -> np.n
 
 
 def answer_log_probs(states: np.ndarray, head: Any) -> np.ndarray:
-    """log p(first answer token | prompt) over the whole vocabulary, one row per raw 1st-gen state."""
+    """log p(first answer token | prompt) over the whole vocabulary, one row per raw 1st-gen state.
+
+    Unit rows are refused: a state's length is the head's temperature, so normalised states
+    would give other probabilities without any error.
+    """
     import torch
+
+    norms = np.linalg.norm(np.asarray(states, dtype=np.float64), axis=1)
+    if len(norms) and np.allclose(norms, 1.0, atol=1e-5):
+        raise InBedderError("the answer space needs the raw 1st-gen states, not unit rows; encode with "
+                            "normalize_embeddings=False", parameter="embeddings")
 
     with torch.no_grad():
         matrix = torch.as_tensor(np.asarray(states), dtype=head.weight.dtype, device=head.weight.device)

@@ -63,9 +63,9 @@ def run_assign(args: argparse.Namespace) -> None:
     corpus = _read(InputOptions.from_args(args), quiet=args.quiet)
     model = build_embedder(record, device=args.device, cache=False if args.no_cache else None)
     clusterer = InstructionClusterer.load(folder, model=model)
-    encoded = clusterer.model.encode_with_answers(
+    encoded = clusterer.model.encode_with_answers(  # raw rows: predict places them (the answer space reads their length)
         corpus.texts, clusterer.instruction, method=clusterer.method_, batch_size=args.batch_size,
-        show_progress_bar=not args.quiet, normalize_embeddings=True,
+        show_progress_bar=not args.quiet, normalize_embeddings=False,
     )
     labels, similarity = clusterer.predict(corpus.texts, embeddings=encoded.embeddings, return_similarity=True)
     names = clusterer.display_names() | {-1: "other"}

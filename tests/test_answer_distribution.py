@@ -90,6 +90,25 @@ def test_the_clusterer_fits_the_answer_space_predicts_in_it_and_saves_it(llama, 
     loaded = InstructionClusterer.load(folder, model=llama)
     np.testing.assert_array_equal(loaded.answer_frame_.tokens, frame.tokens)
     np.testing.assert_array_equal(loaded.predict(MORE), clusterer.labels_)
+    with pytest.raises(InBedderError, match="raw 1st-gen states, not unit rows"):  # would silently misplace them
+        loaded.predict(MORE, embeddings=unit_rows(states))
+
+
+def test_inbedder_assign_sorts_new_texts_into_the_answer_space_clusters(llama, tiny_models, tmp_path):
+    """``assign`` embeds the new texts itself: it must hand predict the raw states (a run with unit
+    rows would fail here with the refusal above)."""
+    import pandas as pd
+
+    from inbedder import InstructionClusterer
+    from inbedder.cli import main
+
+    clusterer = InstructionClusterer(llama, QUESTION, n_clusters=3, answer_tokens=6).fit(MORE)
+    folder = clusterer.save(tmp_path / "space")
+    source = tmp_path / "new.txt"
+    source.write_text("\n".join(MORE[:4]) + "\n")
+    assert main(["assign", str(source), "--clustering", str(folder), "--output", str(tmp_path / "o.csv"),
+                 "--quiet", "--no-cache"]) == 0
+    assert pd.read_csv(tmp_path / "o.csv")["cluster"].tolist() == clusterer.labels_[:4].tolist()
 
 
 def test_without_answer_tokens_the_clusterer_is_unchanged(llama):

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal, Union
 
 import numpy as np
 
-from inbedder.answer_space import AnswerFrame
+from inbedder.answer_space import AnswerFrame, check_answer_space
 from inbedder.errors import InBedderError, NotFittedError, one_line
 from inbedder.kmeans import (  # noqa: F401  (the first two are public here too)
     canonical_order, distinct_rows, kmeans_in_canonical_order, member_means, silhouette_curve, too_few_embeddings,
@@ -325,8 +325,6 @@ class InstructionClusterer:
         """The LM head for ``answer_tokens`` (None without), or a one-line refusal before any embedding."""
         if self.answer_tokens is None:
             return None
-        from inbedder.answer_space import check_answer_space
-
         return check_answer_space(self.model, self.method_, self.answer_tokens, self.answer_weight)
 
     def _keep_answers(self, encoded: Encoded) -> None:
@@ -357,13 +355,13 @@ class InstructionClusterer:
         if self.n_clusters != AUTO:
             if self.clustering is None and distinct < self.n_clusters:
                 raise too_few_embeddings(len(texts), distinct, f"too few for n_clusters={self.n_clusters}",
-                                          f"lower n_clusters to at most {distinct}")
+                                         f"lower n_clusters to at most {distinct}")
             k = None if self.clustering is not None else self.n_clusters
             return (*self._partition(unit, texts, k), None)
         high = min(AUTO_K_RANGE[1], distinct - 1, len(unit) - 1)
         if high < AUTO_K_RANGE[0]:
             raise too_few_embeddings(len(texts), distinct, "too few to choose k automatically (n_clusters='auto' "
-                                      f"tries k = {AUTO_K_RANGE[0]}..{AUTO_K_RANGE[1]})", "pass n_clusters=2")
+                                     f"tries k = {AUTO_K_RANGE[0]}..{AUTO_K_RANGE[1]})", "pass n_clusters=2")
         ks = range(AUTO_K_RANGE[0], high + 1)
         scores, fits = silhouette_curve(lambda k: self._partition(unit, texts, k), unit, ks,
                                         random_state=self.random_state, sample_size=SILHOUETTE_SAMPLE)

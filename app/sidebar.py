@@ -208,10 +208,15 @@ def question_controls() -> tuple[pipeline.RunParams, bool, bool]:
             model, adapter = "", choices[label] or ""
         method = st.selectbox("Method", (DEFAULT_METHOD, *METHODS), key="method",
                               help="1st-gen (the default) reads the state that chooses the answer's first word.")
+        answer_space = st.checkbox(
+            "Answer space (1st-gen)", key="answer_space",
+            help="Also place each text by how likely each of the corpus' 50 likeliest first answer words is "
+                 "(`--answer-tokens 50`): sharper answers on most tests, weaker on the demo's aspect question.",
+        )
     params = pipeline.RunParams(
         question=" ".join(question.split()), k=None if auto else int(k),
         method=None if method == DEFAULT_METHOD else method, model=model.strip() or None,
-        adapter=adapter.strip() or None, min_similarity=outliers,
+        adapter=adapter.strip() or None, min_similarity=outliers, answer_tokens=50 if answer_space else None,
     )
     left, right = st.sidebar.columns(2)
     run = left.button("Run", type="primary", key="run", width="stretch")

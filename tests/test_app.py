@@ -775,3 +775,15 @@ def test_page_names_outliers_drills_down_goes_back_saves_loads_and_assigns(tiny_
     assert any(text.startswith("**Assigned 24 texts**") for text in _texts(app.markdown))
     assigned = app.session_state["assigned_texts"][2]
     assert {"cluster_name", "similarity"} <= set(assigned.columns) and len(assigned) == ROWS
+
+
+def test_the_page_clusters_in_the_answer_space_when_asked(tiny_models):
+    """The sidebar's "Answer space" box reaches the clusterer and the run record."""
+    model = pipeline.load_model(tiny_models["llama"], "none")
+    params = pipeline.RunParams("What is the review about?", 3, answer_tokens=5)
+    pipeline.embed(model, REVIEWS, params.question)
+    clustering = pipeline.cluster(model, REVIEWS, params, corpus=None)
+    assert len(clustering.clusterer.answer_frame_.tokens) == 5
+    assert clustering.embeddings.shape[1] == model.loaded.model.config.hidden_size + 5
+    plain = pipeline.cluster(model, REVIEWS, pipeline.RunParams("What is the review about?", 3))
+    assert plain.clusterer.answer_frame_ is None and not params.same_embeddings(plain.params)

@@ -145,7 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
                          help="cluster in the answer space: the first answer token's log-probabilities over the "
                               "corpus' N likeliest tokens, beside the state (1st-gen of a causal LM; N = 50 measured "
                               "best: shipped reviews HM 77 → 82, robustness Δci 42 → 54, demo aspect V 0.88 → 0.83)")
-    cluster.add_argument("--answer-weight", type=float, default=0.2,
+    cluster.add_argument("--answer-weight", type=float, default=0.2, metavar="W",
                          help="with --answer-tokens: the state's share of each cosine, 0..1 (default %(default)s)")
     add_analyst_arguments(cluster)
     add_model_arguments(cluster)

@@ -46,7 +46,7 @@ class RunParams:
     adapter: str | None = None
     seed: int = 0
     min_similarity: float | str | None = None  # outliers: None (off), "auto" (5th percentile) or a cosine
-    answer_tokens: int | None = None  # the answer space (inbedder.answer_space); None: the state alone
+    answer_space: int | None = None  # the answer space (inbedder.answer_space); None: the state alone
 
     def same_embeddings(self, other: "RunParams | None") -> bool:
         """True when only k or the outlier cut differ, so the embeddings of ``other`` are those of this run."""
@@ -163,7 +163,7 @@ def cluster(
     with _MODEL_LOCK:
         clusterer = InstructionClusterer(
             model, question, n_clusters="auto" if params.k is None else params.k, method=params.method,
-            random_state=params.seed, min_similarity=params.min_similarity, answer_tokens=params.answer_tokens,
+            random_state=params.seed, min_similarity=params.min_similarity, answer_space=params.answer_space,
             show_progress_bar=False,
         ).fit(texts, labels)
         info = clusterer.cluster_info(top_n_keywords=top_n_keywords, n_examples=n_examples)

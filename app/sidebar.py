@@ -211,12 +211,12 @@ def question_controls() -> tuple[pipeline.RunParams, bool, bool]:
         answer_space = st.checkbox(
             "Answer space (1st-gen)", key="answer_space",
             help="Also place each text by how likely each of the corpus' 50 likeliest first answer words is "
-                 "(`--answer-tokens 50`): sharper answers on most tests, weaker on the demo's aspect question.",
+                 "(`--answer-space 50`): sharper answers on most tests, weaker on the demo's aspect question.",
         )
     params = pipeline.RunParams(
         question=" ".join(question.split()), k=None if auto else int(k),
         method=None if method == DEFAULT_METHOD else method, model=model.strip() or None,
-        adapter=adapter.strip() or None, min_similarity=outliers, answer_tokens=50 if answer_space else None,
+        adapter=adapter.strip() or None, min_similarity=outliers, answer_space=50 if answer_space else None,
     )
     left, right = st.sidebar.columns(2)
     run = left.button("Run", type="primary", key="run", width="stretch")

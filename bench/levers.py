@@ -11,7 +11,7 @@ rerun is quick.
     python bench/levers.py --layers last --seeds 5                     # clustering columns: mean of 5 k-means seeds
     python bench/levers.py --layers last --blend re-enc --weights 0.5,0.7  # 1st-gen ⊕ re-enc
     python bench/levers.py --layers last --blend 1st-gen@24                 # last layer ⊕ layer 24
-    python bench/levers.py --layers last --answer-tokens 50 --weights 0.2   # 1st-gen ⊕ its answer distribution
+    python bench/levers.py --layers last --answer-space 50 --weights 0.2   # 1st-gen ⊕ its answer distribution
 """
 
 from __future__ import annotations
@@ -31,17 +31,17 @@ from inbedder.sources import run_options
 
 
 def subjects(method: str, layer: int | None, *, adapter: str | None, blend: str | None, weights: list[float],
-             answer_tokens: int | None = None):
+             answer_space: int | None = None):
     """The method alone, then (with ``blend``) the method ⊕ the blend at each of the method's weights.
 
     ``blend`` is a method ("re-enc") or a method at another layer ("1st-gen@24": the same forward pass).
-    ``answer_tokens``: instead, 1st-gen ⊕ its answer distribution over that many tokens, at each
+    ``answer_space``: instead, 1st-gen ⊕ its answer distribution over that many tokens, at each
     of the state's weights.
     """
     model = InBedder(**run_options(adapter), layer=layer)
-    if answer_tokens:
+    if answer_space:
         for weight in weights:
-            yield AnswerDistribution(model, tokens=answer_tokens, state_weight=weight)
+            yield AnswerDistribution(model, tokens=answer_space, state_weight=weight)
         return
     alone = MethodSubject(model, method)
     yield alone
@@ -95,8 +95,8 @@ def main() -> None:
     parser.add_argument("--adapter", help="fine-tuning run to measure: a LoRA adapter or a --full model folder (default: the shipped adapter)")
     parser.add_argument("--blend", help="blend each method with this one: a method (re-enc) or method@layer (1st-gen@24)")
     parser.add_argument("--weights", default="0.5",
-                        help="comma list of the first method's weight in the blend (the state's, with --answer-tokens)")
-    parser.add_argument("--answer-tokens", type=int,
+                        help="comma list of the first method's weight in the blend (the state's, with --answer-space)")
+    parser.add_argument("--answer-space", type=int,
                         help="measure 1st-gen ⊕ its first answer token's log-probabilities over this many tokens, "
                              "the likeliest over each corpus (issue #11's answer-distribution lever)")
     parser.add_argument("--no-center", action="store_true", help="k-means on the raw unit rows (as before issue #11)")
@@ -108,8 +108,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.seeds < 1:
         parser.error(f"--seeds must be at least 1 (got {args.seeds})")
-    if args.answer_tokens is not None and args.answer_tokens < 2:
-        parser.error(f"--answer-tokens must be at least 2 (got {args.answer_tokens})")
+    if args.answer_space is not None and args.answer_space < 2:
+        parser.error(f"--answer-space must be at least 2 (got {args.answer_space})")
     shipped = load_awareness("shipped", tasks=("triplets", "clustering"))
     independent = load_independent(("clustering", "news"))
     rows = []
@@ -120,7 +120,7 @@ def main() -> None:
             number = None if layer == "last" else int(layer)
             weights = [float(weight) for weight in args.weights.split(",")]
             for subject in subjects(method, number, adapter=args.adapter, blend=args.blend, weights=weights,
-                                    answer_tokens=args.answer_tokens):
+                                    answer_space=args.answer_space):
                 row = measure(subject, number, shipped, independent, adapter=args.adapter, center=not args.no_center,
                               standardize=not args.no_standardize, seeds=args.seeds)
                 rows.append(row)

@@ -38,22 +38,22 @@ def main() -> None:
     parser.add_argument("--adapters", default="shipped", help="comma list of runs (LoRA adapter or --full model folders); shipped = the default adapter")
     parser.add_argument("--seeds", type=int, default=5, help="k-means seeds 0..N-1 (default %(default)s)")
     parser.add_argument("--output", help="also write every per-seed figure as JSON here")
-    parser.add_argument("--answer-tokens", type=int,
+    parser.add_argument("--answer-space", type=int,
                         help="measure 1st-gen ⊕ its answer distribution over this many tokens (bench/levers.py)")
-    parser.add_argument("--answer-weight", type=float, default=0.2, help="the state's weight beside it (default %(default)s)")
+    parser.add_argument("--state-weight", type=float, default=0.2, help="the state's weight beside it (default %(default)s)")
     args = parser.parse_args()
     if args.seeds < 1:
         parser.error(f"--seeds must be at least 1 (got {args.seeds})")
-    if args.answer_tokens is not None and args.answer_tokens < 2:
-        parser.error(f"--answer-tokens must be at least 2 (got {args.answer_tokens})")
+    if args.answer_space is not None and args.answer_space < 2:
+        parser.error(f"--answer-space must be at least 2 (got {args.answer_space})")
     sets = {"shipped": robustness_tasks(), "independent": independent_robustness()}
     print("| adapter | set | task | correct | incorrect | Δci | Δii | strict ci |")
     print("|---|---|---|--:|--:|--:|--:|--:|")
     out = []
     for adapter in args.adapters.split(","):
         model = InBedder(**run_options(adapter))
-        subject = (AnswerDistribution(model, tokens=args.answer_tokens, state_weight=args.answer_weight)
-                   if args.answer_tokens else MethodSubject(model, model.method))  # 1st-gen (causal), avg-gen (masked)
+        subject = (AnswerDistribution(model, tokens=args.answer_space, state_weight=args.state_weight)
+                   if args.answer_space else MethodSubject(model, model.method))  # 1st-gen (causal), avg-gen (masked)
         for set_name, tasks in sets.items():
             for task in tasks:
                 figures = seeded_figures(subject, task, args.seeds)

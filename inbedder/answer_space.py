@@ -102,13 +102,13 @@ def check_answer_space(model: InBedder | None, method: str | None, tokens: int, 
     from inbedder.models import CAUSAL
 
     if isinstance(tokens, bool) or not isinstance(tokens, int) or tokens < 2:
-        raise InBedderError(f"answer_tokens must be a whole number of at least 2, got {tokens!r}", parameter="answer_tokens")
-    if not 0.0 <= weight <= 1.0:
-        raise InBedderError(f"answer_weight must be between 0 and 1, got {weight}", parameter="answer_weight")
+        raise InBedderError(f"answer_space must be a whole number of at least 2, got {tokens!r}", parameter="answer_space")
+    if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not 0.0 <= weight <= 1.0:
+        raise InBedderError(f"state_weight must be between 0 and 1, got {weight}", parameter="state_weight")
     if model is None:
-        raise InBedderError("the answer space needs the model's LM head; pass a model", parameter="answer_tokens")
+        raise InBedderError("the answer space needs the model's LM head; pass a model", parameter="answer_space")
     if model.family != CAUSAL or model.layer is not None or method != ANSWER_METHOD:
-        raise InBedderError(f"answer_tokens needs 1st-gen at the last layer of a causal LM (the LM head's input); got "
-                            f"{method} at layer {model.layer} of a {model.family} model; drop answer_tokens",
-                            parameter="answer_tokens")
+        raise InBedderError(f"answer_space needs 1st-gen at the last layer of a causal LM (the LM head's input); got "
+                            f"{method} at layer {model.layer} of a {model.family} model; drop answer_space",
+                            parameter="answer_space")
     return model.loaded.model.get_output_embeddings()

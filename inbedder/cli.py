@@ -82,7 +82,7 @@ FLAGS: dict[str, str | None] = {
     "cache=False": "--no-cache",
     "center=False": "--no-center",
     "standardize=False": "--no-standardize",
-    **_flags("answer_tokens", "answer_weight"),
+    **_flags("answer_space", "state_weight"),
     "compile=True": "--compile",
     "instructions": "--instruction",
     "show_progress_bar=False": "--quiet",
@@ -141,12 +141,12 @@ def build_parser() -> argparse.ArgumentParser:
     cluster.add_argument("--no-standardize", action="store_true",
                          help="keep each dimension's own spread; by default every dimension is scaled to unit "
                               "variance over the corpus, so a few loud ones do not decide every distance")
-    cluster.add_argument("--answer-tokens", type=int, metavar="N",
+    cluster.add_argument("--answer-space", type=int, metavar="N",
                          help="cluster in the answer space: the first answer token's log-probabilities over the "
                               "corpus' N likeliest tokens, beside the state (1st-gen of a causal LM; N = 50 measured "
                               "best: shipped reviews HM 77 → 82, robustness Δci 42 → 54, demo aspect V 0.88 → 0.83)")
-    cluster.add_argument("--answer-weight", type=float, default=0.2, metavar="W",
-                         help="with --answer-tokens: the state's share of each cosine, 0..1 (default %(default)s)")
+    cluster.add_argument("--state-weight", type=float, default=0.2, metavar="W",
+                         help="with --answer-space: the state's share of each cosine, 0..1 (default %(default)s)")
     add_analyst_arguments(cluster)
     add_model_arguments(cluster)
     scale = cluster.add_argument_group("scale-out (pip install -e '.[distributed]')")
@@ -227,19 +227,19 @@ def run_cluster(args: argparse.Namespace) -> None:
     if args.engine == "ray":
         from inbedder.distributed.command import run_on_ray
 
-        if args.answer_tokens is not None:
-            raise InBedderError("--answer-tokens runs on the local engine only; drop it or --engine ray",
-                                parameter="answer_tokens")
+        if args.answer_space is not None:
+            raise InBedderError("--answer-space runs on the local engine only; drop it or --engine ray",
+                                parameter="answer_space")
         run_on_ray(args, questions, run.model)
         return
     corpus = _read(run.source, quiet=run.quiet)
     corpus, parent = within_corpus(args, corpus, batch_size=run.model.batch_size)
     check_k(run.cluster.n_clusters, corpus.texts)
     model = run.model.build()
-    if run.cluster.answer_tokens is not None:  # refused before any text is embedded
+    if run.cluster.answer_space is not None:  # refused before any text is embedded
         from inbedder.answer_space import check_answer_space
 
-        check_answer_space(model, model.method, run.cluster.answer_tokens, run.cluster.answer_weight)
+        check_answer_space(model, model.method, run.cluster.answer_space, run.cluster.state_weight)
     if len(questions) > 1:  # one input pass for all questions; each clustering below then reads the cache
         model.encode_questions(corpus.texts, questions, batch_size=run.model.batch_size, show_progress_bar=not run.quiet)
     for number, (question, plan) in enumerate(zip(questions, plans), 1):

@@ -63,16 +63,16 @@ class InstructionClusterer:
     that matched (``n_clusters`` is then not used). ``center``: take the corpus' mean direction out
     of the unit rows before clustering (on by default: the model's states share one direction).
     ``standardize``: give each dimension unit variance over the corpus (on by default: a few
-    dimensions of the model's state would otherwise decide every distance). ``answer_tokens``:
+    dimensions of the model's state would otherwise decide every distance). ``answer_space``:
     cluster in the answer space (:mod:`inbedder.answer_space`, 1st-gen of a causal LM only): the
-    first answer token's log-probabilities over the corpus' ``answer_tokens`` likeliest tokens,
-    joined with the standardised state at ``answer_weight`` (None, the default: the state alone).
+    first answer token's log-probabilities over the corpus' ``answer_space`` likeliest tokens,
+    joined with the standardised state at ``state_weight`` (None, the default: the state alone).
 
     After ``fit``: ``labels_`` (``-1`` for outliers), ``similarity_`` (each text's cosine to its
     centroid), ``outlier_threshold_``, ``cluster_centers_`` (one row per cluster), ``mean_`` (the
     fit's mean unit row, None without ``center``), ``scale_`` (each dimension's spread, None
     without ``standardize``), ``answer_frame_`` (the fitted answer space, None without
-    ``answer_tokens``), ``embeddings_`` (the clustered rows: unit, centred, standardised),
+    ``answer_space``), ``embeddings_`` (the clustered rows: unit, centred, standardised),
     ``answers_``, ``answer_prefix_``, ``n_clusters_`` (the k used),
     ``silhouette_scores_`` ({k: score} for "auto", else None), ``seed_matches_`` ({seed: texts
     matched} or None), ``cluster_names_`` ({cluster: name from the answers}), ``method_``,
@@ -94,8 +94,8 @@ class InstructionClusterer:
         seed_answers: Sequence[str] | None = None,
         center: bool = True,
         standardize: bool = True,
-        answer_tokens: int | None = None,
-        answer_weight: float = 0.2,
+        answer_space: int | None = None,
+        state_weight: float = 0.2,
         show_progress_bar: bool | None = None,
     ):
         self.model = model
@@ -110,8 +110,8 @@ class InstructionClusterer:
         self.seed_answers = seed_answers
         self.center = center
         self.standardize = standardize
-        self.answer_tokens = answer_tokens
-        self.answer_weight = answer_weight
+        self.answer_space = answer_space
+        self.state_weight = state_weight
         self.show_progress_bar = show_progress_bar
 
     # ------------------------------------------------------------------ sklearn protocol
@@ -168,7 +168,7 @@ class InstructionClusterer:
         if head is None:
             vectors, frame = CorpusFrame.fit(raw, center=self.center, standardize=self.standardize)
         else:
-            vectors, frame = AnswerFrame.fit(raw, head, tokens=self.answer_tokens, weight=self.answer_weight)
+            vectors, frame = AnswerFrame.fit(raw, head, tokens=self.answer_space, weight=self.state_weight)
         self.mean_, self.scale_ = frame.mean, frame.scale
         self.answer_frame_ = frame if head is not None else None
         self.embeddings_ = vectors
@@ -318,14 +318,14 @@ class InstructionClusterer:
                                 parameter="model")
         return self.model.encode_with_answers(
             texts, self.instruction, method=self.method_, batch_size=self.batch_size,
-            show_progress_bar=self.show_progress_bar, normalize_embeddings=not self.answer_tokens, answers=answers,
+            show_progress_bar=self.show_progress_bar, normalize_embeddings=not self.answer_space, answers=answers,
         )  # the answer space needs the raw states: their length is the head's temperature
 
     def _answer_head(self) -> Any:
-        """The LM head for ``answer_tokens`` (None without), or a one-line refusal before any embedding."""
-        if self.answer_tokens is None:
+        """The LM head for ``answer_space`` (None without), or a one-line refusal before any embedding."""
+        if self.answer_space is None:
             return None
-        return check_answer_space(self.model, self.method_, self.answer_tokens, self.answer_weight)
+        return check_answer_space(self.model, self.method_, self.answer_space, self.state_weight)
 
     def _keep_answers(self, encoded: Encoded) -> None:
         from inbedder.explain.names import phrase_names

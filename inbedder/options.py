@@ -119,7 +119,7 @@ class InputOptions:
 class ClusterOptions:
     """How to cluster and explain: ``n_clusters`` (an int ≥ 2, or ``"auto"``), keywords, seed,
     outliers (``min_similarity``: a cosine, ``"auto"`` or None), ``seed_answers``, ``center``, ``standardize``
-    and the answer space (``answer_tokens``, ``answer_weight``)."""
+    and the answer space (``answer_space``, ``state_weight``)."""
 
     n_clusters: int | Literal["auto"] = 6
     top_n: int = 8
@@ -128,8 +128,8 @@ class ClusterOptions:
     seed_answers: tuple[str, ...] | None = None
     center: bool = True
     standardize: bool = True
-    answer_tokens: int | None = None
-    answer_weight: float = 0.2
+    answer_space: int | None = None
+    state_weight: float = 0.2
 
     def check(self) -> None:
         check_options(self)
@@ -143,7 +143,7 @@ class ClusterOptions:
         return InstructionClusterer(
             model, instruction, n_clusters=self.n_clusters, batch_size=batch_size, random_state=self.random_state,
             min_similarity=self.min_similarity, seed_answers=self.seed_answers, center=self.center,
-            standardize=self.standardize, answer_tokens=self.answer_tokens, answer_weight=self.answer_weight,
+            standardize=self.standardize, answer_space=self.answer_space, state_weight=self.state_weight,
             show_progress_bar=show_progress_bar,
         )
 
@@ -165,7 +165,7 @@ class ClusterOptions:
         return cls(n_clusters=len(seeds) if seeds else (6 if k is None else k), top_n=args.top_n, random_state=args.seed,
                    min_similarity=similarity, seed_answers=seeds, center=not getattr(args, "no_center", False),
                    standardize=not getattr(args, "no_standardize", False),
-                   answer_tokens=getattr(args, "answer_tokens", None), answer_weight=getattr(args, "answer_weight", 0.2))
+                   answer_space=getattr(args, "answer_space", None), state_weight=getattr(args, "state_weight", 0.2))
 
 
 # --------------------------------------------------------------------------- the flags

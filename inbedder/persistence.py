@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
 FORMAT = "inbedder-clustering"
 FORMAT_VERSION = 3  # 2: a standardised clustering keeps each dimension's scale; 3: the answer space's tokens
-# and means (answer_tokens); older files still load
+# ids and means (answer_space); older files still load
 CENTROIDS_FILE = "centroids.safetensors"
 CONFIG_FILE = "clustering.json"
 WEIGHT_SUFFIXES = {".safetensors", ".bin", ".gguf", ".json", ".model", ".txt"}
@@ -119,7 +119,7 @@ def _record(clusterer: InstructionClusterer) -> dict[str, Any]:
     keywords = {int(r.cluster): list(r.keywords) for r in info.itertuples()} if info is not None else getattr(clusterer, "keywords_", {})
     return {
         # a clustering without the answer space stays version 2, which older InBedder versions read
-        "format": FORMAT, "format_version": FORMAT_VERSION if clusterer.answer_tokens else 2, "inbedder_version": __version__,
+        "format": FORMAT, "format_version": FORMAT_VERSION if clusterer.answer_space else 2, "inbedder_version": __version__,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "instruction": clusterer.instruction, "method": clusterer.method_, "answer_prefix": prefix,
         "embedder": embedder_settings(model, prefix, embedded=identity["model"].startswith("embedded:")),
@@ -127,7 +127,7 @@ def _record(clusterer: InstructionClusterer) -> dict[str, Any]:
         "n_clusters": int(clusterer.n_clusters_), "n_clusters_requested": clusterer.n_clusters,
         "random_state": clusterer.random_state, "n_init": clusterer.n_init, "center": clusterer.center,
         "standardize": clusterer.standardize,
-        "answer_tokens": clusterer.answer_tokens, "answer_weight": clusterer.answer_weight,
+        "answer_space": clusterer.answer_space, "state_weight": clusterer.state_weight,
         "silhouette_by_k": {str(k): v for k, v in (clusterer.silhouette_scores_ or {}).items()} or None,
         "min_similarity": clusterer.min_similarity, "outlier_threshold": clusterer.outlier_threshold_,
         "seed_answers": list(clusterer.seed_answers) if clusterer.seed_answers else None,
@@ -160,7 +160,7 @@ def save_clustering(clusterer: InstructionClusterer, path: str | Path) -> Path:
             tensors["scale"] = clusterer.scale_
         space = getattr(clusterer, "answer_frame_", None)
         if space is not None:
-            tensors.update(answer_tokens=space.tokens, answer_mean=space.answer_mean, joined_mean=space.joined_mean)
+            tensors.update(answer_token_ids=space.tokens, answer_mean=space.answer_mean, joined_mean=space.joined_mean)
         save_file({name: np.ascontiguousarray(value, dtype=np.float64) for name, value in tensors.items()},
                   str(staging / CENTROIDS_FILE), metadata={"format": FORMAT, "instruction": clusterer.instruction})
         (staging / CONFIG_FILE).write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
@@ -218,19 +218,19 @@ def build_embedder(record: dict[str, Any], **overrides: Any) -> InBedder:
     return ModelOptions(**settings, method=record["method"], **overrides).build()
 
 
-ANSWER_TENSORS = ("answer_tokens", "answer_mean", "joined_mean")
+ANSWER_TENSORS = ("answer_token_ids", "answer_mean", "joined_mean")
 
 
 def _answer_frame(clusterer: InstructionClusterer, tensors: dict[str, np.ndarray]) -> Any:
     """The saved answer space on the loaded model's head (None for a clustering of the state alone)."""
-    if not clusterer.answer_tokens:
+    if not clusterer.answer_space:
         return None
     from inbedder.answer_space import AnswerFrame, check_answer_space
     from inbedder.vectors import CorpusFrame
 
-    head = check_answer_space(clusterer.model, clusterer.method, clusterer.answer_tokens, clusterer.answer_weight)
-    return AnswerFrame(CorpusFrame(tensors["mean"], tensors["scale"]), tensors["answer_tokens"].astype(np.int64),
-                       tensors["answer_mean"], tensors["joined_mean"], clusterer.answer_weight, head)
+    head = check_answer_space(clusterer.model, clusterer.method, clusterer.answer_space, clusterer.state_weight)
+    return AnswerFrame(CorpusFrame(tensors["mean"], tensors["scale"]), tensors["answer_token_ids"].astype(np.int64),
+                       tensors["answer_mean"], tensors["joined_mean"], clusterer.state_weight, head)
 
 
 def load_clustering(cls: type, path: str | Path, *, model: InBedder | None = None, **embedder: Any) -> InstructionClusterer:
@@ -244,8 +244,8 @@ def load_clustering(cls: type, path: str | Path, *, model: InBedder | None = Non
         tensors = load_file(str(folder / CENTROIDS_FILE))
         centres = tensors["cluster_centers"]
         needed = [("center", "mean"), ("standardize", "scale")]
-        if record.get("answer_tokens"):  # the answer space centres and scales its state part itself
-            needed = [("answer_tokens", name) for name in ("mean", "scale", *ANSWER_TENSORS)]
+        if record.get("answer_space"):  # the answer space centres and scales its state part itself
+            needed = [("answer_space", name) for name in ("mean", "scale", *ANSWER_TENSORS)]
         for flag, tensor in needed:
             if record.get(flag) and tensor not in tensors:
                 raise KeyError(tensor)
@@ -265,7 +265,7 @@ def load_clustering(cls: type, path: str | Path, *, model: InBedder | None = Non
                     min_similarity=record["min_similarity"], seed_answers=record["seed_answers"],
                     center=record.get("center", False),  # saved before centring existed: not centred
                     standardize=record.get("standardize", False),  # saved before standardising existed
-                    answer_tokens=record.get("answer_tokens"), answer_weight=record.get("answer_weight", 0.2))
+                    answer_space=record.get("answer_space"), state_weight=record.get("state_weight", 0.2))
     clusterer.cluster_centers_ = centres
     clusterer.mean_, clusterer.scale_ = tensors.get("mean"), tensors.get("scale")
     clusterer.answer_frame_ = _answer_frame(clusterer, tensors)

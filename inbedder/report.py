@@ -106,7 +106,7 @@ def run_record(
         "n_clusters": clusterer.n_clusters_,
         "center": clusterer.center,
         "standardize": clusterer.standardize,
-        "answer_tokens": clusterer.answer_tokens, "answer_weight": clusterer.answer_weight,
+        "answer_space": clusterer.answer_space, "state_weight": clusterer.state_weight,
         "n_clusters_auto": clusterer.silhouette_scores_ is not None,
         "texts": len(corpus.texts),
         "skipped_rows": corpus.skipped,

@@ -57,8 +57,8 @@ BOUNDS = (
     Bound("max_new_tokens", 1, hint=" answer tokens (leave it out for the adapter's own length)"),
     Bound("samples", 1, hint=" sampled answers per text for re-enc"),
     Bound("temperature", 0, hint=" for re-enc's sampling (default 0.7)", strict_minimum=True),
-    Bound("answer_tokens", 2, hint=" candidate answer tokens (50 measured best)"),
-    Bound("answer_weight", 0, 1, hint=" (the state's share of each cosine; default 0.2)"),
+    Bound("answer_space", 2, hint=" candidate answer tokens (50 measured best)"),
+    Bound("state_weight", 0, 1, hint=" (the state's share of each cosine; default 0.2)"),
 )
 
 

@@ -57,9 +57,9 @@ def test_rows_join_the_standardised_state_and_the_centred_answer_part_at_the_wei
 
 
 def test_the_lever_refuses_what_has_no_head_input_in_one_line(llama, tiny_models):
-    with pytest.raises(InBedderError, match="answer_tokens must be a whole number of at least 2"):
+    with pytest.raises(InBedderError, match="answer_space must be a whole number of at least 2"):
         AnswerDistribution(llama, tokens=1)
-    with pytest.raises(InBedderError, match="answer_weight must be between 0 and 1"):
+    with pytest.raises(InBedderError, match="state_weight must be between 0 and 1"):
         AnswerDistribution(llama, state_weight=1.5)
     inner = InBedder(tiny_models["llama"], template="inbedder", cache=False, device="cpu", layer=1)
     with pytest.raises(InBedderError, match="last layer"):
@@ -76,7 +76,7 @@ MORE = TEXTS + ["cold fries again", "cheap lunch menu", "the waiter ignored us",
 def test_the_clusterer_fits_the_answer_space_predicts_in_it_and_saves_it(llama, tmp_path):
     from inbedder import InstructionClusterer
 
-    clusterer = InstructionClusterer(llama, QUESTION, n_clusters=3, answer_tokens=6, answer_weight=0.3).fit(MORE)
+    clusterer = InstructionClusterer(llama, QUESTION, n_clusters=3, answer_space=6, state_weight=0.3).fit(MORE)
     states = llama.encode(MORE, QUESTION, method="1st-gen", normalize_embeddings=False)
     expected = AnswerDistribution(llama, tokens=6, state_weight=0.3).rows(states)
     np.testing.assert_allclose(clusterer.embeddings_, expected, atol=1e-9)  # the evaluation's rows are the clusterer's
@@ -102,7 +102,7 @@ def test_inbedder_assign_sorts_new_texts_into_the_answer_space_clusters(llama, t
     from inbedder import InstructionClusterer
     from inbedder.cli import main
 
-    clusterer = InstructionClusterer(llama, QUESTION, n_clusters=3, answer_tokens=6).fit(MORE)
+    clusterer = InstructionClusterer(llama, QUESTION, n_clusters=3, answer_space=6).fit(MORE)
     folder = clusterer.save(tmp_path / "space")
     source = tmp_path / "new.txt"
     source.write_text("\n".join(MORE[:4]) + "\n")
@@ -111,7 +111,7 @@ def test_inbedder_assign_sorts_new_texts_into_the_answer_space_clusters(llama, t
     assert pd.read_csv(tmp_path / "o.csv")["cluster"].tolist() == clusterer.labels_[:4].tolist()
 
 
-def test_without_answer_tokens_the_clusterer_is_unchanged(llama):
+def test_without_answer_space_the_clusterer_is_unchanged(llama):
     from inbedder import InstructionClusterer
 
     plain = InstructionClusterer(llama, QUESTION, n_clusters=3).fit(MORE)
@@ -123,7 +123,7 @@ def test_a_saved_answer_space_without_its_tensors_is_refused_as_damaged(llama, t
 
     from inbedder import InstructionClusterer
 
-    folder = InstructionClusterer(llama, QUESTION, n_clusters=2, answer_tokens=4).fit(MORE).save(tmp_path / "c")
+    folder = InstructionClusterer(llama, QUESTION, n_clusters=2, answer_space=4).fit(MORE).save(tmp_path / "c")
     tensors = load_file(str(folder / "centroids.safetensors"))
     del tensors["joined_mean"]
     save_file(tensors, str(folder / "centroids.safetensors"))
@@ -135,18 +135,18 @@ def test_the_answer_space_refuses_methods_without_a_head_input_before_embedding(
     from inbedder import InstructionClusterer
 
     with pytest.raises(InBedderError, match="1st-gen at the last layer"):
-        InstructionClusterer(llama, QUESTION, method="avg-gen", answer_tokens=5).fit(MORE)
-    with pytest.raises(InBedderError, match="answer_tokens must be a whole number of at least 2"):
-        InstructionClusterer(llama, QUESTION, answer_tokens=1).fit(MORE)
+        InstructionClusterer(llama, QUESTION, method="avg-gen", answer_space=5).fit(MORE)
+    with pytest.raises(InBedderError, match="answer_space must be a whole number of at least 2"):
+        InstructionClusterer(llama, QUESTION, answer_space=1).fit(MORE)
     with pytest.raises(InBedderError, match="pass a model"):
-        InstructionClusterer(None, QUESTION, answer_tokens=5).fit(MORE, embeddings=np.eye(len(MORE)))
+        InstructionClusterer(None, QUESTION, answer_space=5).fit(MORE, embeddings=np.eye(len(MORE)))
 
 
 @pytest.mark.parametrize("extra, message", [
-    (["--answer-tokens", "1"], "--answer-tokens 1 is out of range"),
-    (["--answer-tokens", "5", "--answer-weight", "2"], "--answer-weight 2.0 is out of range"),
-    (["--answer-tokens", "5", "--method", "avg-gen"], "1st-gen at the last layer"),
-    (["--answer-tokens", "5", "--engine", "ray"], "local engine only"),
+    (["--answer-space", "1"], "--answer-space 1 is out of range"),
+    (["--answer-space", "5", "--state-weight", "2"], "--state-weight 2.0 is out of range"),
+    (["--answer-space", "5", "--method", "avg-gen"], "1st-gen at the last layer"),
+    (["--answer-space", "5", "--engine", "ray"], "local engine only"),
 ])
 def test_the_cli_refuses_a_bad_answer_space_in_one_line(tiny_models, tmp_path, capsys, extra, message):
     from inbedder.cli import main
@@ -170,8 +170,8 @@ def test_the_cli_clusters_in_the_answer_space_and_records_it(tiny_models, tmp_pa
     source.write_text("\n".join(MORE) + "\n")
     output = tmp_path / "o.csv"
     assert main(["cluster", str(source), "--instruction", QUESTION, "--k", "2", "--output", str(output),
-                 "--answer-tokens", "5", "--save-clustering", str(tmp_path / "c"),
+                 "--answer-space", "5", "--save-clustering", str(tmp_path / "c"),
                  "--model", tiny_models["llama"], "--template", "inbedder", "--quiet"]) == 0
     run = json.loads(output.with_name("o.csv.run.json").read_text())
-    assert run["answer_tokens"] == 5 and run["answer_weight"] == 0.2
+    assert run["answer_space"] == 5 and run["state_weight"] == 0.2
     assert len(InstructionClusterer.load(tmp_path / "c").answer_frame_.tokens) == 5

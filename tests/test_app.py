@@ -780,7 +780,7 @@ def test_page_names_outliers_drills_down_goes_back_saves_loads_and_assigns(tiny_
 def test_the_page_clusters_in_the_answer_space_when_asked(tiny_models):
     """The sidebar's "Answer space" box reaches the clusterer and the run record."""
     model = pipeline.load_model(tiny_models["llama"], "none")
-    params = pipeline.RunParams("What is the review about?", 3, answer_tokens=5)
+    params = pipeline.RunParams("What is the review about?", 3, answer_space=5)
     pipeline.embed(model, REVIEWS, params.question)
     clustering = pipeline.cluster(model, REVIEWS, params, corpus=None)
     assert len(clustering.clusterer.answer_frame_.tokens) == 5

@@ -1,9 +1,9 @@
 """Issue #11's answer-distribution lever as an evaluation subject (:mod:`inbedder.answer_space`).
 
 Each corpus embedded together gets its own fitted answer space, as ``inbedder cluster
---answer-tokens`` fits one, so the evaluation's k-means runs on exactly the clusterer's rows
-(``rows_are_framed``). Measured with ``bench/levers.py --answer-tokens`` and
-``bench/robustness_seeds.py --answer-tokens`` (README § Fine-tuning).
+--answer-space`` fits one, so the evaluation's k-means runs on exactly the clusterer's rows
+(``rows_are_framed``). Measured with ``bench/levers.py --answer-space`` and
+``bench/robustness_seeds.py --answer-space`` (README § Fine-tuning).
 """
 
 from __future__ import annotations
@@ -49,6 +49,6 @@ class AnswerDistribution:
 
     def describe(self) -> dict:
         model = self.model
-        return {"name": self.name, "kind": self.kind, "method": ANSWER_METHOD, "answer_tokens": self.tokens,
+        return {"name": self.name, "kind": self.kind, "method": ANSWER_METHOD, "answer_space": self.tokens,
                 "state_weight": self.state_weight, "model": model.loaded.name, "adapter": model.loaded.adapter,
                 "fingerprint": model.loaded.fingerprint, "template": model.template}

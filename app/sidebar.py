@@ -178,6 +178,7 @@ def outlier_controls() -> float | str | None:
 
 def question_controls() -> tuple[pipeline.RunParams, bool, bool]:
     """The question, k, model and method; and whether Run or Stop was pressed."""
+    from inbedder.answer_space import DEFAULT_ANSWER_SPACE
     from inbedder.methods import METHODS
 
     st.sidebar.header("2 · Question")
@@ -216,7 +217,7 @@ def question_controls() -> tuple[pipeline.RunParams, bool, bool]:
     params = pipeline.RunParams(
         question=" ".join(question.split()), k=None if auto else int(k),
         method=None if method == DEFAULT_METHOD else method, model=model.strip() or None,
-        adapter=adapter.strip() or None, min_similarity=outliers, answer_space=50 if answer_space else None,
+        adapter=adapter.strip() or None, min_similarity=outliers, answer_space=DEFAULT_ANSWER_SPACE if answer_space else None,
     )
     left, right = st.sidebar.columns(2)
     run = left.button("Run", type="primary", key="run", width="stretch")

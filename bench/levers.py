@@ -25,7 +25,7 @@ import numpy as np
 from inbedder import InBedder
 from inbedder.evaluation import evaluate_multilabel, evaluate_triplets, load_awareness, load_independent
 from inbedder.evaluation.answer_distribution import AnswerDistribution
-from inbedder.evaluation.independent import evaluate_news_topic, evaluate_two_labelling
+from inbedder.evaluation.independent import evaluate_two_labelling
 from inbedder.evaluation.subjects import Blend, MethodSubject, NoInstruction
 from inbedder.sources import run_options
 
@@ -66,11 +66,9 @@ def measure(subject, layer: int | None, shipped, independent, *, adapter: str | 
     for seed in range(seeds):
         per_seed["reviews_hm"].append(evaluate_multilabel(subject, shipped.clustering, seed=seed, **frame)["harmonic_mean"])
         per_seed["drug_hm"].append(evaluate_two_labelling(subject, independent["clustering"], seed=seed, **frame)["harmonic_mean"])
-        news = evaluate_news_topic(subject, independent["news"], reference=reference, seed=seed, **frame)
-        per_seed["news_v"].append(news["topic"])
-        per_seed["news_minilm_v"].append(news["reference"] if not framed else  # MiniLM's rows keep the clusterer's frame
-                                         evaluate_multilabel(reference, independent["news"], seed=seed, center=center,
-                                                             standardize=standardize)["topic"])
+        per_seed["news_v"].append(evaluate_multilabel(subject, independent["news"], seed=seed, **frame)["topic"])
+        per_seed["news_minilm_v"].append(evaluate_multilabel(  # MiniLM's rows always go through the clusterer's frame
+            reference, independent["news"], seed=seed, center=center, standardize=standardize)["topic"])
     row = {
         "adapter": adapter or "shipped", "method": subject.name, "layer": "last" if layer is None else layer,
         **frame, "seeds": seeds, "intemo_hm": evaluate_triplets(subject, shipped.triplets)["harmonic_mean"],

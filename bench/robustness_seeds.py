@@ -16,9 +16,9 @@ import numpy as np
 
 from inbedder import InBedder
 from inbedder.evaluation import robustness_tasks
+from inbedder.evaluation.answer_distribution import AnswerDistribution
 from inbedder.evaluation.independent import independent_robustness
 from inbedder.evaluation.robustness import evaluate_robustness_task
-from inbedder.evaluation.answer_distribution import AnswerDistribution
 from inbedder.evaluation.subjects import MethodSubject
 from inbedder.sources import run_options
 

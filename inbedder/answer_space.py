@@ -26,6 +26,8 @@ if TYPE_CHECKING:
     from inbedder.embedder import InBedder
 
 ANSWER_METHOD = "1st-gen"  # the one method whose vector is the LM head's input
+DEFAULT_ANSWER_SPACE = 50  # candidate answer tokens: measured best of 10–3,000 (README § Fine-tuning)
+ROWS_PER_PASS = 1024  # the head's output is rows × vocabulary floats (49,152 for SmolLM2): 200 MB a pass
 
 
 @dataclass(frozen=True)
@@ -50,22 +52,17 @@ class AnswerFrame:
     @classmethod
     def fit(cls, states: np.ndarray, head: Any, *, tokens: int, weight: float) -> tuple[np.ndarray, AnswerFrame]:
         """(the corpus' rows in the answer space, that space) from its raw 1st-gen ``states``."""
-        log_probs = answer_log_probs(states, head)
-        vocabulary = likeliest_tokens(log_probs, tokens)
+        vocabulary = likeliest_tokens(states, head, tokens)
         state_rows, state = CorpusFrame.fit(states, center=True, standardize=True)
-        answer_rows, answer = CorpusFrame.fit(log_probs[:, vocabulary], center=True)
+        answer_rows, answer = CorpusFrame.fit(answer_log_probs(states, head, vocabulary), center=True)
         rows, joined = CorpusFrame.fit(join(state_rows, answer_rows, weight), center=True)
         return rows, cls(state, vocabulary, answer.mean, joined.mean, float(weight), head)
 
     def apply(self, states: np.ndarray) -> np.ndarray:
         """Later texts' raw 1st-gen states in this space (the fit's tokens, means and scale)."""
-        answer = answer_log_probs(states, self.head)[:, self.tokens]
+        answer = answer_log_probs(states, self.head, self.tokens)
         joined = join(self.state.apply(states), CorpusFrame(self.answer_mean).apply(answer), self.weight)
         return CorpusFrame(self.joined_mean).apply(joined)
-
-    def with_head(self, head: Any) -> AnswerFrame:
-        """The same space on a loaded model's head (a saved clustering keeps no weights)."""
-        return AnswerFrame(self.state, self.tokens, self.answer_mean, self.joined_mean, self.weight, head)
 
 
 def join(state_rows: np.ndarray, answer_rows: np.ndarray, weight: float) -> np.ndarray:
@@ -73,28 +70,40 @@ def join(state_rows: np.ndarray, answer_rows: np.ndarray, weight: float) -> np.n
     return np.hstack([np.sqrt(weight) * state_rows, np.sqrt(1.0 - weight) * answer_rows])
 
 
-def answer_log_probs(states: np.ndarray, head: Any) -> np.ndarray:
-    """log p(first answer token | prompt) over the whole vocabulary, one row per raw 1st-gen state.
+def answer_log_probs(states: np.ndarray, head: Any, tokens: np.ndarray | None = None) -> np.ndarray:
+    """log p(first answer token | prompt) at ``tokens`` (None: the whole vocabulary), one row per raw 1st-gen state.
+
+    The head runs on :data:`ROWS_PER_PASS` rows at a time, so a large corpus never holds its
+    whole rows × vocabulary matrix.
+    """
+    parts = [log_probs if tokens is None else log_probs[:, tokens] for log_probs in _passes(states, head)]
+    return np.concatenate(parts) if parts else np.zeros((0, 0 if tokens is None else len(tokens)), dtype=np.float32)
+
+
+def likeliest_tokens(states: np.ndarray, head: Any, count: int) -> np.ndarray:
+    """The ``count`` token ids with the highest mean probability over the states' rows, likeliest first."""
+    total = sum(np.exp(log_probs).sum(axis=0, dtype=np.float64) for log_probs in _passes(states, head))
+    return np.argsort(-total, kind="stable")[:count]
+
+
+def _passes(states: np.ndarray, head: Any):
+    """The full log-probabilities of :data:`ROWS_PER_PASS` rows at a time.
 
     Unit rows are refused: a state's length is the head's temperature, so normalised states
     would give other probabilities without any error.
     """
     import torch
 
-    norms = np.linalg.norm(np.asarray(states, dtype=np.float64), axis=1)
+    matrix = np.asarray(states)
+    norms = np.linalg.norm(matrix.astype(np.float64), axis=1)
     if len(norms) and np.allclose(norms, 1.0, atol=1e-5):
         raise InBedderError("the answer space needs the raw 1st-gen states, not unit rows; encode with "
                             "normalize_embeddings=False", parameter="embeddings")
-
-    with torch.no_grad():
-        matrix = torch.as_tensor(np.asarray(states), dtype=head.weight.dtype, device=head.weight.device)
-        return torch.log_softmax(head(matrix).float(), dim=-1).cpu().numpy()
-
-
-def likeliest_tokens(log_probs: np.ndarray, count: int) -> np.ndarray:
-    """The ``count`` token ids with the highest mean probability over the rows, likeliest first."""
-    mean = np.exp(log_probs).mean(axis=0)
-    return np.argsort(-mean, kind="stable")[:count]
+    for start in range(0, len(matrix), ROWS_PER_PASS):
+        with torch.no_grad():
+            rows = torch.as_tensor(matrix[start:start + ROWS_PER_PASS], dtype=head.weight.dtype,
+                                   device=head.weight.device)
+            yield torch.log_softmax(head(rows).float(), dim=-1).cpu().numpy()
 
 
 def check_answer_space(model: InBedder | None, method: str | None, tokens: int, weight: float) -> Any:

@@ -217,7 +217,7 @@ class InstructionClusterer:
             vectors = self._encode(texts, answers=False).embeddings
         else:
             vectors = self._given(embeddings, len(texts))
-        frame = getattr(self, "answer_frame_", None) or CorpusFrame(self.mean_, self.scale_)
+        frame = self.answer_frame_ or CorpusFrame(self.mean_, self.scale_)  # load() sets both, as fit does
         labels, similarity = nearest_centres(frame.apply(vectors), self.cluster_centers_)
         labels = mark(labels, similarity, self.outlier_threshold_)
         return (labels, similarity) if return_similarity else labels

@@ -47,13 +47,26 @@ def test_rows_join_the_standardised_state_and_the_centred_answer_part_at_the_wei
     np.testing.assert_allclose(np.linalg.norm(rows, axis=1), 1.0, atol=1e-9)
     # the answer part: the log-probabilities of the 6 tokens likeliest over this corpus
     log_probs = answer_log_probs(states, _head(llama)).astype(np.float64)
-    vocabulary = likeliest_tokens(log_probs, 6)
+    vocabulary = likeliest_tokens(states, _head(llama), 6)
     assert set(vocabulary) == set(np.argsort(-np.exp(log_probs).mean(0))[:6])
     state = CorpusFrame.fit(states, center=True, standardize=True)[0]
     answer = unit_rows(log_probs[:, vocabulary])
     answer = unit_rows(answer - answer.mean(0))
     joined = np.hstack([np.sqrt(0.3) * state, np.sqrt(0.7) * answer])
     np.testing.assert_allclose(rows, unit_rows(joined - joined.mean(0)), atol=1e-5)
+
+
+def test_the_head_runs_a_few_rows_at_a_time_with_the_same_result(llama, monkeypatch):
+    """A large corpus never holds its rows × vocabulary matrix: passes of 2 rows give the same space."""
+    from inbedder import answer_space
+
+    states = llama.encode(TEXTS, QUESTION, method="1st-gen", normalize_embeddings=False)
+    whole_rows, whole = answer_space.AnswerFrame.fit(states, _head(llama), tokens=6, weight=0.3)
+    monkeypatch.setattr(answer_space, "ROWS_PER_PASS", 2)
+    rows, frame = answer_space.AnswerFrame.fit(states, _head(llama), tokens=6, weight=0.3)
+    np.testing.assert_array_equal(frame.tokens, whole.tokens)
+    np.testing.assert_allclose(rows, whole_rows, atol=1e-9)
+    assert answer_log_probs(states, _head(llama), frame.tokens).shape == (len(TEXTS), 6)
 
 
 def test_the_lever_refuses_what_has_no_head_input_in_one_line(llama, tiny_models):

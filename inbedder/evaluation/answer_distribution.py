@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
-from inbedder.answer_space import ANSWER_METHOD, AnswerFrame, check_answer_space
+from inbedder.answer_space import ANSWER_METHOD, DEFAULT_ANSWER_SPACE, AnswerFrame, check_answer_space
 
 if TYPE_CHECKING:
     from inbedder.embedder import InBedder
@@ -29,7 +29,7 @@ class AnswerDistribution:
     rows_are_framed = True
 
     def __init__(
-        self, model: InBedder, *, tokens: int = 50, state_weight: float = 0.2, batch_size: int = 16,
+        self, model: InBedder, *, tokens: int = DEFAULT_ANSWER_SPACE, state_weight: float = 0.2, batch_size: int = 16,
         name: str | None = None,
     ):
         self.head = check_answer_space(model, ANSWER_METHOD, tokens, state_weight)

@@ -106,14 +106,19 @@ def _passes(states: np.ndarray, head: Any):
             yield torch.log_softmax(head(rows).float(), dim=-1).cpu().numpy()
 
 
-def check_answer_space(model: InBedder | None, method: str | None, tokens: int, weight: float) -> Any:
-    """The model's LM head, or a one-line refusal of what has no head input or a bad setting."""
-    from inbedder.models import CAUSAL
-
+def check_answer_settings(tokens: int, weight: float) -> None:
+    """A one-line refusal of a token count below 2 or a state weight outside 0..1."""
     if isinstance(tokens, bool) or not isinstance(tokens, int) or tokens < 2:
         raise InBedderError(f"answer_space must be a whole number of at least 2, got {tokens!r}", parameter="answer_space")
     if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not 0.0 <= weight <= 1.0:
         raise InBedderError(f"state_weight must be between 0 and 1, got {weight}", parameter="state_weight")
+
+
+def check_answer_space(model: InBedder | None, method: str | None, tokens: int, weight: float) -> Any:
+    """The model's LM head, or a one-line refusal of what has no head input or a bad setting."""
+    from inbedder.models import CAUSAL
+
+    check_answer_settings(tokens, weight)
     if model is None:
         raise InBedderError("the answer space needs the model's LM head; pass a model", parameter="answer_space")
     if model.family != CAUSAL or model.layer is not None or method != ANSWER_METHOD:

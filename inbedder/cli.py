@@ -227,10 +227,7 @@ def run_cluster(args: argparse.Namespace) -> None:
     if args.engine == "ray":
         from inbedder.distributed.command import run_on_ray
 
-        if args.answer_space is not None:
-            raise InBedderError("--answer-space runs on the local engine only; drop it or --engine ray",
-                                parameter="answer_space")
-        run_on_ray(args, questions, run.model)
+        run_on_ray(args, questions, run.model, cluster=run.cluster)
         return
     corpus = _read(run.source, quiet=run.quiet)
     corpus, parent = within_corpus(args, corpus, batch_size=run.model.batch_size)

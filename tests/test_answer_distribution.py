@@ -65,7 +65,7 @@ def test_the_head_runs_a_few_rows_at_a_time_with_the_same_result(llama, monkeypa
     monkeypatch.setattr(answer_space, "ROWS_PER_PASS", 2)
     rows, frame = answer_space.AnswerFrame.fit(states, _head(llama), tokens=6, weight=0.3)
     np.testing.assert_array_equal(frame.tokens, whole.tokens)
-    np.testing.assert_allclose(rows, whole_rows, atol=1e-9)
+    np.testing.assert_allclose(rows, whole_rows, atol=1e-4)  # float32 matmuls differ by ~2e-5 with the batch's shape
     assert answer_log_probs(states, _head(llama), frame.tokens).shape == (len(TEXTS), 6)
 
 
@@ -159,7 +159,6 @@ def test_the_answer_space_refuses_methods_without_a_head_input_before_embedding(
     (["--answer-space", "1"], "--answer-space 1 is out of range"),
     (["--answer-space", "5", "--state-weight", "2"], "--state-weight 2.0 is out of range"),
     (["--answer-space", "5", "--method", "avg-gen"], "1st-gen at the last layer"),
-    (["--answer-space", "5", "--engine", "ray"], "local engine only"),
 ])
 def test_the_cli_refuses_a_bad_answer_space_in_one_line(tiny_models, tmp_path, capsys, extra, message):
     from inbedder.cli import main

@@ -110,6 +110,23 @@ def test_a_ray_dataset_source_equals_the_local_engine(tiny_models, tmp_path, loc
     np.testing.assert_allclose(np.stack(table["embedding"].to_numpy()), expected.embeddings, atol=1e-4)
 
 
+def test_a_ray_dataset_is_staged_in_its_row_order_every_time(tmp_path, local_ray):
+    """Ray Data streams blocks as they finish; staging must not: row numbers name resumable shards.
+    Without preserve_order, 1 of 3 runs here staged d1 after d6."""
+    import pyarrow.parquet as pq
+
+    from inbedder.distributed.engine import _stage_dataset
+
+    rows = [{"id": f"d{i}", "text": "" if i in (3, 7) else f"text {i}"} for i in range(40)]
+    dataset = ray.data.from_items(rows)
+    for trial in range(3):
+        folder = tmp_path / f"t{trial}"
+        shards = list(_stage_dataset(dataset, "text", "id", shard_rows=4, folder=folder, distinct=None))
+        ids = [i for shard in shards for i in pq.read_table(folder / f"{shard.name}.parquet").column("id").to_pylist()]
+        assert ids == [row["id"] for row in rows if row["text"]]
+    assert dataset.context.execution_options.preserve_order is False  # the caller's dataset is left as it was
+
+
 def test_a_rerun_skips_finished_shards_and_refuses_other_parameters(tiny_models, tmp_path, local_ray):
     source = tmp_path / "t.txt"
     source.write_text("\n".join(TEXTS[:20]) + "\n")
@@ -215,3 +232,53 @@ def test_the_cli_runs_on_ray_and_resumes(tiny_models, tmp_path, capsys):
     assert "other parameters" in err and len(err.splitlines()) == 1
     assert main([*args[:6], "--engine", "ray"]) == 2  # no --output-dir
     assert "--output-dir" in capsys.readouterr().err
+
+
+def test_the_answer_space_on_ray_equals_the_local_clusterer(tiny_models, tmp_path, local_ray):
+    """The shards' raw states, the space fitted on the (whole) sample, the head sent to the tasks:
+    the same clusters as ``InstructionClusterer(answer_space=…)``."""
+    from inbedder import InstructionClusterer
+    from inbedder.distributed.clustering import cluster_run
+
+    source = tmp_path / "reviews.csv"
+    pd.DataFrame({"text": TEXTS}).to_csv(source, index=False)
+    run = embed_dataset(source, QUESTIONS[:1], output_dir=tmp_path / "out", shard_rows=16, **_options(tiny_models))
+    local = InBedder(tiny_models["llama"], template="inbedder", max_new_tokens=3, cache=False)
+    states = np.stack(run.read()["embedding"].to_numpy())
+    assert not np.allclose(np.linalg.norm(states, axis=1), 1.0)  # lengths kept: the head's temperature
+    head = local.loaded.model.get_output_embeddings()
+    scaled = cluster_run(run.output_dir, run.shards, QUESTIONS[0], 3, seed=0, answer_space=8, state_weight=0.3,
+                         head=head)
+    assigned = pd.concat([pd.read_parquet(p) for p in sorted((run.output_dir / "clusters").glob("*/*.parquet"))])
+    fitted = InstructionClusterer(local, QUESTIONS[0], n_clusters=3, random_state=0, answer_space=8,
+                                  state_weight=0.3).fit(TEXTS)
+    assert assigned["cluster"].tolist() == fitted.labels_.tolist()
+    np.testing.assert_array_equal(scaled.frame.tokens, fitted.answer_frame_.tokens)
+    plain = InstructionClusterer(local, QUESTIONS[0], n_clusters=3, random_state=0).fit(TEXTS)
+    assert fitted.labels_.tolist() != plain.labels_.tolist()  # the space changes the partition, so the test can fail
+    with pytest.raises(InBedderError, match="LM head"):
+        cluster_run(run.output_dir, run.shards, QUESTIONS[0], 3, answer_space=8)
+
+
+def test_the_cli_clusters_in_the_answer_space_on_ray(tiny_models, tmp_path, local_ray, capsys):
+    """``--engine ray --answer-space N``: recorded in the summary, same clusters as the local command;
+    a method without a head input is refused in one line before any shard is written."""
+    import json
+
+    from inbedder.cli import main
+
+    source = tmp_path / "reviews.csv"
+    pd.DataFrame({"text": TEXTS}).to_csv(source, index=False)
+    common = ["cluster", str(source), "-i", QUESTIONS[0], "--k", "3", "--model", tiny_models["llama"],
+              "--template", "inbedder", "--max-new-tokens", "3", "--answer-space", "8", "--no-cache", "--quiet"]
+    assert main([*common, "--engine", "ray", "--shard-rows", "16", "--output-dir", str(tmp_path / "ray")]) == 0
+    summary = json.loads((tmp_path / "ray" / "q1.summary.json").read_text())
+    assert summary["answer_space"] == 8 and summary["state_weight"] == 0.2
+    assigned = pd.concat([pd.read_parquet(p) for p in sorted((tmp_path / "ray" / "clusters").glob("*/*.parquet"))])
+    assert main([*common, "--output", str(tmp_path / "local.csv")]) == 0
+    assert assigned["cluster"].tolist() == pd.read_csv(tmp_path / "local.csv")["cluster"].tolist()
+    capsys.readouterr()
+    refused = tmp_path / "refused"
+    assert main([*common, "--method", "avg-gen", "--engine", "ray", "--output-dir", str(refused)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "--answer-space needs 1st-gen" in err and len(err.splitlines()) == 1 and not (refused / "shards").exists()

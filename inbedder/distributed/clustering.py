@@ -13,11 +13,13 @@ import json
 import os
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from inbedder.answer_space import AnswerFrame, check_answer_settings
 from inbedder.distributed.shards import shard_path
 from inbedder.errors import InBedderError
 from inbedder.outliers import nearest_centres
@@ -33,7 +35,7 @@ class ScaleClusters:
 
     question: str
     centroids: np.ndarray
-    frame: CorpusFrame  # the sample's mean and spread: texts are placed in it, as the local clusterer does
+    frame: CorpusFrame | AnswerFrame  # fitted on the sample: texts are placed in it, as the local clusterer does
     sizes: dict[int, int]
     keywords: dict[int, list[tuple[str, float]]]
     sampled: int
@@ -134,10 +136,13 @@ give the same clusters; beyond it, MiniBatchKMeans on the seeded sample."""
 def cluster_run(
     output_dir: str | Path, shards: list[str], question: str, n_clusters: int, *, sample_size: int = DEFAULT_SAMPLE,
     seed: int = 0, library: str = "auto", top_n: int = 8, address: str | None = None, center: bool = True,
-    standardize: bool = True,
+    standardize: bool = True, answer_space: int | None = None, state_weight: float = 0.2, head: Any = None,
 ) -> ScaleClusters:
     """Fit on a sample in the driver, assign every shard in ``map_batches``, merge the small results.
 
+    ``answer_space`` (with the model's LM ``head``, and shards of raw states): cluster in the
+    answer space fitted on the sample, as ``InstructionClusterer(answer_space=…)`` does locally;
+    the head travels to the tasks once, through Ray's object store.
     Each shard's assignment is written as ``clusters/<hash>/<shard>.parquet`` (id, cluster,
     similarity) by a Ray task; the driver receives per shard only the cluster sizes and the
     answers' word counts. Ray is joined if running, else started (as ``address`` says) and
@@ -145,11 +150,19 @@ def cluster_run(
     """
     from inbedder.distributed.engine import ray_session
 
+    if answer_space is not None:
+        check_answer_settings(answer_space, state_weight)
+        if head is None:
+            raise InBedderError("answer_space needs the model's LM head: pass head=model.loaded.model."
+                                "get_output_embeddings()", parameter="head")
     output_dir = Path(output_dir)
     vectors, texts, total = sample_embeddings(output_dir, shards, question, size=sample_size, seed=seed)
     if library == "auto":
         library = "kmeans" if len(texts) == total <= EXACT_LIMIT else "minibatch"
-    centred, frame = CorpusFrame.fit(vectors, center=center, standardize=standardize)
+    if answer_space is None:
+        centred, frame = CorpusFrame.fit(vectors, center=center, standardize=standardize)
+    else:
+        centred, frame = AnswerFrame.fit(vectors, head, tokens=answer_space, weight=state_weight)
     del vectors
     centroids = fit_centroids(centred, texts, n_clusters, seed=seed, library=library)
     sampled = len(texts)
@@ -159,9 +172,11 @@ def cluster_run(
     sizes: Counter = Counter()
     counts: dict[int, Counter] = {}
     with ray_session(address) as ray:
+        head_ref = None if answer_space is None else ray.put(head)
         items = ray.data.from_items([{"shard": name} for name in shards], override_num_blocks=max(1, len(shards)))
         assigned = items.map_batches(assign_shards, batch_size=1, num_cpus=1, fn_kwargs={
-            "output_dir": str(output_dir), "question": question, "centroids": centroids, "frame": frame,
+            "output_dir": str(output_dir), "question": question, "centroids": centroids,
+            "frame": frame if head_ref is None else replace(frame, head=None), "head": head_ref,
             "folder": str(folder)})
         for row in assigned.iter_rows():
             sizes.update({int(label): size for label, size in json.loads(row["sizes"]).items()})
@@ -172,15 +187,20 @@ def cluster_run(
 
 
 def assign_shards(batch: dict[str, np.ndarray], *, output_dir: str, question: str, centroids: np.ndarray,
-                  frame: CorpusFrame, folder: str) -> dict[str, list[str]]:
+                  frame: CorpusFrame | AnswerFrame, folder: str, head: Any = None) -> dict[str, list[str]]:
     """``map_batches`` function: assign each shard of the batch, write its clusters file, return its summary.
 
+    ``head``: an object reference to the LM head of an answer-space ``frame`` (sent without it).
     The summary (cluster sizes and the answers' content-word counts per cluster, as JSON) is
     small — a vocabulary, not a row per text — so the driver's merge stays flat in the texts.
     """
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    if head is not None:
+        import ray
+
+        frame = replace(frame, head=ray.get(head))
     summary: dict[str, list[str]] = {"shard": [], "sizes": [], "counts": []}
     for name in (str(value) for value in batch["shard"]):
         table = _read_question(Path(output_dir), name, question, ["id", "embedding", "answer"])

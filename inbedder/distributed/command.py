@@ -15,10 +15,10 @@ from dataclasses import asdict
 from pathlib import Path
 
 from inbedder.errors import InBedderError
-from inbedder.options import ModelOptions
+from inbedder.options import ClusterOptions, ModelOptions
 
 
-def run_on_ray(args: argparse.Namespace, questions: list[str], model: ModelOptions) -> None:
+def run_on_ray(args: argparse.Namespace, questions: list[str], model: ModelOptions, *, cluster: ClusterOptions) -> None:
     """The Ray path of ``inbedder cluster``; the same checks as locally came before this."""
     from inbedder.distributed.engine import embed_dataset, shared_ray_session
 
@@ -27,6 +27,7 @@ def run_on_ray(args: argparse.Namespace, questions: list[str], model: ModelOptio
     if args.k == "auto" or args.label_column or args.output or args.embeddings:
         raise InBedderError("--engine ray takes a number for --k and writes to --output-dir; "
                             "drop --k auto, --label-column, --output and --embeddings")
+    head = _answer_head(model, cluster)  # refused before any text is embedded
     started = time.time()
     options = {key: value for key, value in asdict(model).items()
                if key not in ("model", "adapter", "batch_size", "method", "cache")}
@@ -41,19 +42,32 @@ def run_on_ray(args: argparse.Namespace, questions: list[str], model: ModelOptio
             print(f"{run.texts} texts in {len(run.shards)} shards: {len(run.computed)} computed now, "
                   f"{len(run.skipped)} already done ({run.seconds:.0f} s)", file=sys.stderr)
         for number, question in enumerate(questions, 1):
-            _cluster_question(args, run, number, question, seed=model.seed, started=started)
+            _cluster_question(args, run, number, question, seed=model.seed, started=started, cluster=cluster, head=head)
 
 
-def _cluster_question(args: argparse.Namespace, run, number: int, question: str, *, seed: int, started: float) -> None:
+def _answer_head(model: ModelOptions, cluster: ClusterOptions):
+    """The LM head for ``--answer-space`` (loaded in the driver, which fits the space), or None without it."""
+    if cluster.answer_space is None:
+        return None
+    from inbedder.answer_space import check_answer_space
+
+    embedder = model.build()
+    return check_answer_space(embedder, embedder.method, cluster.answer_space, cluster.state_weight)
+
+
+def _cluster_question(args: argparse.Namespace, run, number: int, question: str, *, seed: int, started: float,
+                      cluster: ClusterOptions, head) -> None:
     """Cluster one question's embeddings at scale; write ``q<N>.summary.json`` and print the table."""
     from inbedder.distributed.clustering import cluster_run
 
     clusters = cluster_run(run.output_dir, run.shards, question, args.k, sample_size=args.sample_size, seed=seed,
                            top_n=args.top_n, address=args.address, center=not args.no_center,
-                           standardize=not args.no_standardize)
+                           standardize=not args.no_standardize, answer_space=cluster.answer_space,
+                           state_weight=cluster.state_weight, head=head)
     summary = {
-        "question": question, "k": args.k, "center": not args.no_center,
-        "standardize": not args.no_standardize, "texts": run.texts, "fit": clusters.library, "sampled": clusters.sampled,
+        "question": question, "k": args.k, "center": not args.no_center, "standardize": not args.no_standardize,
+        "answer_space": cluster.answer_space, "state_weight": cluster.state_weight if head is not None else None,
+        "texts": run.texts, "fit": clusters.library, "sampled": clusters.sampled,
         "sizes": clusters.sizes, "keywords": {c: [w for w, _ in kw] for c, kw in clusters.keywords.items()},
         "seconds": round(time.time() - started, 2),
     }

@@ -182,7 +182,7 @@ def _stage_dataset(dataset, text_column: str, id_column: str | None, *, shard_ro
     texts: list[str] = []
     row_number, number = 0, 0
     wanted = [text_column] + ([id_column] if id_column and id_column != text_column else [])
-    for batch in dataset.select_columns(wanted).iter_batches(batch_size=shard_rows, batch_format="numpy"):
+    for batch in _in_order(dataset.select_columns(wanted), batch_size=shard_rows):
         for position, value in enumerate(batch[text_column]):
             text = str(value if value is not None else "").strip()
             if text:
@@ -196,6 +196,17 @@ def _stage_dataset(dataset, text_column: str, id_column: str | None, *, shard_ro
         yield _staged_shard(folder, number, ids, texts, distinct)
     elif number == 0:
         raise InBedderError(f"column {text_column!r} of the dataset has no non-empty texts", parameter="text_column")
+
+
+def _in_order(dataset, *, batch_size: int) -> Iterator[dict[str, Any]]:
+    """The dataset's batches in its row order. Ray Data streams blocks as they finish by default;
+    under load a later block can come first, which would renumber rows and mix shards on a rerun."""
+    options = dataset.context.execution_options  # a dataset keeps the context it was created in
+    before, options.preserve_order = options.preserve_order, True
+    try:
+        yield from dataset.iter_batches(batch_size=batch_size, batch_format="numpy")
+    finally:
+        options.preserve_order = before
 
 
 def _staged_shard(folder: Path, number: int, ids: list[str], texts: list[str], distinct: DistinctTexts | None) -> Shard:

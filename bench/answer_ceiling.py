@@ -33,7 +33,7 @@ def main() -> None:
                                     normalize_embeddings=False, answers=False)[labeling.instruction].embeddings
     log_probs = answer_log_probs(states, model.loaded.model.get_output_embeddings())
     tokenizer = model.loaded.tokenizer
-    positive, negative = (tokenizer.encode(f" {word}")[0] for word in ("positive", "negative"))
+    positive, negative = (tokenizer.encode(f" {word}", add_special_tokens=False)[0] for word in ("positive", "negative"))
     gold = np.asarray(labeling.labels) == "positive"
     odds = log_probs[:, positive] - log_probs[:, negative]
     chosen = odds > 0

@@ -37,6 +37,11 @@ def _options(tiny_models):
     return {"model": tiny_models["llama"], "model_options": {"template": "inbedder", "max_new_tokens": 3}}
 
 
+def _assigned(output_dir):
+    """Every shard's clusters file of a clustered run, in shard order."""
+    return pd.concat([pd.read_parquet(p) for p in sorted((output_dir / "clusters").glob("*/*.parquet"))])
+
+
 def test_ray_equals_the_local_engine(tiny_models, tmp_path, local_ray):
     source = tmp_path / "reviews.csv"
     pd.DataFrame({"id": [f"r{i}" for i in range(len(TEXTS))], "text": TEXTS}).to_csv(source, index=False)
@@ -57,7 +62,7 @@ def test_ray_equals_the_local_engine(tiny_models, tmp_path, local_ray):
     from inbedder.explain import cluster_keywords
 
     scaled = cluster_run(run.output_dir, run.shards, QUESTIONS[0], 3, seed=0)
-    assigned = pd.concat([pd.read_parquet(p) for p in sorted((run.output_dir / "clusters").glob("*/*.parquet"))])
+    assigned = _assigned(run.output_dir)
     local_fit = InstructionClusterer(local, QUESTIONS[0], n_clusters=3, random_state=0).fit(TEXTS)
     assert scaled.library == "kmeans" and assigned["cluster"].tolist() == local_fit.labels_.tolist()
     keywords = cluster_keywords(local_fit.answers_, local_fit.labels_, top_n=8, extra_stopwords=QUESTIONS[0])
@@ -249,7 +254,7 @@ def test_the_answer_space_on_ray_equals_the_local_clusterer(tiny_models, tmp_pat
     head = local.loaded.model.get_output_embeddings()
     scaled = cluster_run(run.output_dir, run.shards, QUESTIONS[0], 3, seed=0, answer_space=8, state_weight=0.3,
                          head=head)
-    assigned = pd.concat([pd.read_parquet(p) for p in sorted((run.output_dir / "clusters").glob("*/*.parquet"))])
+    assigned = _assigned(run.output_dir)
     fitted = InstructionClusterer(local, QUESTIONS[0], n_clusters=3, random_state=0, answer_space=8,
                                   state_weight=0.3).fit(TEXTS)
     assert assigned["cluster"].tolist() == fitted.labels_.tolist()
@@ -274,7 +279,7 @@ def test_the_cli_clusters_in_the_answer_space_on_ray(tiny_models, tmp_path, loca
     assert main([*common, "--engine", "ray", "--shard-rows", "16", "--output-dir", str(tmp_path / "ray")]) == 0
     summary = json.loads((tmp_path / "ray" / "q1.summary.json").read_text())
     assert summary["answer_space"] == 8 and summary["state_weight"] == 0.2
-    assigned = pd.concat([pd.read_parquet(p) for p in sorted((tmp_path / "ray" / "clusters").glob("*/*.parquet"))])
+    assigned = _assigned(tmp_path / "ray")
     assert main([*common, "--output", str(tmp_path / "local.csv")]) == 0
     assert assigned["cluster"].tolist() == pd.read_csv(tmp_path / "local.csv")["cluster"].tolist()
     capsys.readouterr()

@@ -15,9 +15,9 @@ import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
-from inbedder.errors import InBedderError, rename
+from inbedder.errors import InBedderError, one_line, rename
 from inbedder.options import (
     ClusterOptions, InputOptions, ModelOptions, add_input_arguments, add_model_arguments, parse_k,
 )
@@ -33,6 +33,7 @@ SUBCOMMAND_MODULES = (
     "inbedder.finetune.cli",
     "inbedder.app.cli",
     "inbedder.assigning",
+    "inbedder.catalogue_cli",
 )
 
 EPILOG_CLUSTER = """examples:
@@ -66,6 +67,10 @@ EPILOG_EMBED = """example:
   inbedder embed news.txt --instruction "What is the topic?" --output news.npy
 
 .npy writes the matrix plus <stem>.ids.txt; .safetensors stores ids in its metadata."""
+
+
+RAW_CSV_HELP = ("write .csv/.tsv cells exactly as they are; by default a text starting with = + - @ tab or CR gets a "
+                "leading ' so that a spreadsheet shows it instead of running it as a formula")
 
 
 def _flags(*names: str) -> dict[str, str]:
@@ -116,8 +121,20 @@ A key ``name=value`` renames that exact form (``cache=False`` -> ``--no-cache``)
 renames the bare name and ``name=value`` (-> ``--flag value``). See :mod:`inbedder.errors`."""
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse whose own errors (a bad number, an unknown choice) are one line with exit 2, like ours.
+
+    argparse prints the whole usage first (two dozen lines for ``cluster``), which buries the
+    problem; the help is one ``--help`` away. Subcommand parsers are made of this class too
+    (``add_subparsers`` uses the parent's class), also those other modules register.
+    """
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"inbedder: error: {one_line(message)}; see `{self.prog} --help`\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="inbedder",
         description="Cluster and explain texts by how a language model answers YOUR question about them.",
     )
@@ -134,6 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
     cluster.add_argument("--label-column", help="gold labels: report V-measure and order clusters by purity")
     cluster.add_argument("--output", "-o", help="per-text results: .csv .tsv .jsonl or .parquet")
     cluster.add_argument("--embeddings", help="also save the embeddings: .npy or .safetensors")
+    cluster.add_argument("--raw-csv", action="store_true", help=RAW_CSV_HELP)
     cluster.add_argument("--top-n", type=int, default=8, help="keywords per cluster (default %(default)s)")
     cluster.add_argument("--no-center", action="store_true",
                          help="cluster the raw unit vectors; by default the corpus' shared direction is taken out "
@@ -145,8 +163,8 @@ def build_parser() -> argparse.ArgumentParser:
                          help="cluster in the answer space: the first answer token's log-probabilities over the "
                               "corpus' N likeliest tokens, beside the state (1st-gen of a causal LM; N = 50 measured "
                               "best: shipped reviews HM 77 → 82, robustness Δci 42 → 54, demo aspect V 0.88 → 0.83)")
-    cluster.add_argument("--state-weight", type=float, default=0.2, metavar="W",
-                         help="with --answer-space: the state's share of each cosine, 0..1 (default %(default)s)")
+    cluster.add_argument("--state-weight", type=float, default=None, metavar="W",
+                         help="with --answer-space: the state's share of each cosine, 0..1 (default 0.2)")
     add_analyst_arguments(cluster)
     add_model_arguments(cluster)
     scale = cluster.add_argument_group("scale-out (pip install -e '.[distributed]')")
@@ -167,10 +185,13 @@ def build_parser() -> argparse.ArgumentParser:
     add_input_arguments(embed)
     embed.add_argument("--output", "-o", required=True, help="embeddings file: .npy or .safetensors")
     embed.add_argument("--answers", help="also write each text's generated answer: .csv .tsv .jsonl or .parquet")
+    embed.add_argument("--raw-csv", action="store_true", help=RAW_CSV_HELP)
     add_model_arguments(embed)
 
     demo = commands.add_parser("demo", help="cluster the shipped restaurant reviews under two questions")
-    demo.add_argument("--method", default="1st-gen", help="encoding method (default %(default)s)")
+    from inbedder.methods import METHODS
+
+    demo.add_argument("--method", default="1st-gen", choices=METHODS, help="encoding method (default %(default)s)")
     demo.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
     for name in SUBCOMMAND_MODULES:
         if importlib.util.find_spec(name) is not None:
@@ -223,7 +244,8 @@ def run_cluster(args: argparse.Namespace) -> None:
     questions = _questions(args.instruction)
     plans = [_cluster_outputs(args, number if len(questions) > 1 else None) for number in range(1, len(questions) + 1)]
     check_outputs([output for plan in plans for output in plan.values()], [args.input])
-    check_analyst_outputs(args, len(questions))
+    check_analyst_outputs(args, len(questions), files=[(Path(args.input), "the input"), *(
+        (file, f"an output ({output.flag})") for plan in plans for output in plan.values() for file in output.files)])
     if args.engine == "ray":
         from inbedder.distributed.command import run_on_ray
 
@@ -231,6 +253,10 @@ def run_cluster(args: argparse.Namespace) -> None:
         return
     corpus = _read(run.source, quiet=run.quiet)
     corpus, parent = within_corpus(args, corpus, batch_size=run.model.batch_size)
+    if run.cluster.seed_answers:  # k is the number of seeds: speak of --seed-answers, not of a --k never typed
+        from inbedder.seeding import check_seed_count
+
+        check_seed_count(run.cluster.seed_answers, corpus.texts)
     check_k(run.cluster.n_clusters, corpus.texts)
     model = run.model.build()
     if run.cluster.answer_space is not None:  # refused before any text is embedded
@@ -286,7 +312,7 @@ def _cluster_one(run: _ClusterRun, model, corpus, question: str, plan: dict, sta
         if "embeddings" in plan:
             write_embeddings(clusterer.embeddings_, corpus.ids, staged.path(plan["embeddings"].path))
         if "table" in plan:
-            write_table(per_text_frame(corpus, clusterer), staged.path(plan["table"].path))
+            write_table(per_text_frame(corpus, clusterer), staged.path(plan["table"].path), raw_csv=run.args.raw_csv)
             options = vars(run.args) | {"instruction": question, "output": str(plan["table"].path)}
             if chosen:
                 options["k_chosen"] = int(clusterer.n_clusters_)
@@ -333,8 +359,8 @@ def run_embed(args: argparse.Namespace) -> None:
     with staged_files() as staged:
         write_embeddings(encoded.embeddings, corpus.ids, staged.path(outputs[0].path))
         if args.answers:
-            answers = pd.DataFrame({id_column(corpus): corpus.ids, "text": corpus.texts, "answer": encoded.answers})
-            write_table(answers, staged.path(outputs[1].path))
+            answers = pd.DataFrame({id_column(corpus): corpus.output_ids(), "text": corpus.texts, "answer": encoded.answers})
+            write_table(answers, staged.path(outputs[1].path), raw_csv=args.raw_csv)
     if not args.quiet:
         print(f"wrote {encoded.embeddings.shape[0]} × {encoded.embeddings.shape[1]} embeddings to {outputs[0].path}")
 

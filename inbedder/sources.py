@@ -95,12 +95,16 @@ def shipped_adapter_dir() -> Path | None:
 
 
 def resolve_adapter(model: str | None, adapter: str | None) -> str | None:
-    """The adapter to load: the given one, none for "none", or the shipped one for the embedded model."""
+    """The adapter to load: the given one, none for "none", or the one shipped for a catalogue model."""
+    from inbedder.catalogue import find
+    from inbedder.data import path as data_path
+
     if adapter == NO_ADAPTER:
         return None
-    if adapter is None and model in (None, DEFAULT_GENERATOR):
-        shipped = shipped_adapter_dir()
-        return str(shipped) if shipped else None
+    entry = find(model) if model is not None else find(DEFAULT_GENERATOR)
+    if adapter is None and entry is not None and entry.adapter:
+        shipped = data_path(entry.adapter)
+        return str(shipped) if (shipped / "adapter_config.json").is_file() else None
     return adapter
 
 
@@ -109,7 +113,7 @@ def run_metadata(model: str | None, adapter: str | None) -> dict:
     fine-tuned model (``--full``), which is loaded as ``model`` and has no adapter."""
     if adapter:
         return adapter_metadata(adapter)
-    if model and model != DEFAULT_GENERATOR and Path(model).expanduser().is_dir():
+    if model and not _is_embedded(model) and Path(model).expanduser().is_dir():
         return adapter_metadata(model)
     return {}
 
@@ -134,6 +138,19 @@ class Source:
     name: str
     fingerprint: str
     embedded: bool = False
+
+
+def _is_embedded(model: str) -> bool:
+    """The default model, by its old name or its catalogue name."""
+    return model == DEFAULT_GENERATOR or model.strip().lower() == "smollm2-135m"
+
+
+def _registry_model(model: str):
+    """The catalogue entry of a model fetched from the package registry, unless a local folder has that name."""
+    from inbedder.catalogue import find
+
+    entry = find(model)
+    return entry if entry is not None and entry.from_registry and not Path(model).expanduser().exists() else None
 
 
 def _looks_like_path(model: str) -> bool:
@@ -206,11 +223,16 @@ def model_source(model: str | None, adapter: str | None) -> Source:
         check_adapter_dir(adapter)
         if model is None:
             model = _adapter_base(adapter)
-    if model is None or model == DEFAULT_GENERATOR:
+    if model is None or _is_embedded(model):
         target, complete = converted_target(gguf_dir())
         if not complete:
             check_models_folder(target.parent)
         return Source(target, DEFAULT_GENERATOR, f"embedded:{target.name}", embedded=True)
+    entry = _registry_model(model)
+    if entry is not None:
+        from inbedder.catalogue import ensure_model
+
+        return Source(ensure_model(entry), entry.name, entry.fingerprint())
     local = Path(model).expanduser()
     if local.exists():
         if not local.is_dir():

@@ -82,6 +82,7 @@ class InBedder:
         cache: str | Path | bool | None = None,
         seed: int = 0,
         compile: bool = False,
+        dtype: str = "auto",
     ):
         check_options(SimpleNamespace(temperature=temperature))  # NaN or inf would only fail (or sample noise) mid-run
         cache_path: str | Path = ":memory:" if cache is False else cache or cache_dir() / "embeddings.sqlite"

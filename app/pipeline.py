@@ -205,7 +205,7 @@ def assign(
         labels, similarity = clusterer.predict(texts, embeddings=encoded.embeddings, return_similarity=True)
     names = clusterer.display_names() | {-1: "other"}
     return pd.DataFrame({
-        id_column(corpus): corpus.ids, "text": texts, "cluster": labels.astype(int), "answer": encoded.answers,
+        id_column(corpus): corpus.output_ids(), "text": texts, "cluster": labels.astype(int), "answer": encoded.answers,
         "cluster_name": [names.get(int(c), "") for c in labels], "similarity": np.round(similarity, 6),
     })
 

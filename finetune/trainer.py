@@ -102,10 +102,10 @@ def finetune(
     """Train a LoRA adapter on QA data and write it, with its metadata, to ``config.output``."""
     say = say or (lambda line: print(line, file=sys.stderr))
     check_config(config)
-    device = resolve_device(config.device)
-    check_model(config.base)
     output = Path(config.output).expanduser()
     resume_from = _check_output(output, config.resume)
+    device = resolve_device(config.device)
+    check_model(config.base)
     template = _check_template(config.template)
     prepared = prepared or prepare(
         config.data, input_column=config.input_column, instruction_column=config.instruction_column,
@@ -291,7 +291,14 @@ def _check_template(template: str) -> str:
 
 
 def _check_output(output: Path, resume: bool) -> Path | None:
-    """The checkpoint to resume from, or None; refuse to overwrite another run by accident."""
+    """The checkpoint to resume from, or None; refuse to overwrite another run by accident, or a file."""
+    folder = output
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if folder.exists() and not folder.is_dir():
+        where = "is a file" if folder == output else f"lies under {folder}, a file"
+        raise InBedderError(f"`output` {output} {where}; name a folder for the adapter and its checkpoints",
+                            parameter="output")
     checkpoints = sorted(
         (output / CHECKPOINTS).glob("checkpoint-*"), key=lambda p: int(p.name.rsplit("-", 1)[-1])
     ) if (output / CHECKPOINTS).is_dir() else []
@@ -326,7 +333,11 @@ def _quiet_progress(trainer) -> None:
 
 def _save(model, loaded, config: FinetuneConfig, template: str, prepared: PreparedData, result: FinetuneResult) -> None:
     output = result.output
+    readme = output / "README.md"
+    theirs = readme.read_bytes() if readme.is_file() else None  # peft writes a model card: the user's file stays
     model.save_pretrained(str(output))
+    if theirs is not None:
+        readme.write_bytes(theirs)
     base = _base_name(config.base, loaded.name)
     if config.full:
         loaded.tokenizer.save_pretrained(str(output))  # a whole model: loadable as `model` on its own

@@ -125,4 +125,9 @@ def check_answer_space(model: InBedder | None, method: str | None, tokens: int, 
         raise InBedderError(f"answer_space needs 1st-gen at the last layer of a causal LM (the LM head's input); got "
                             f"{method} at layer {model.layer} of a {model.family} model; drop answer_space",
                             parameter="answer_space")
-    return model.loaded.model.get_output_embeddings()
+    head = model.loaded.model.get_output_embeddings()
+    vocabulary = int(head.weight.shape[0])
+    if tokens > vocabulary:  # refused here, before any text is embedded, not by torch.topk after it
+        raise InBedderError(f"answer_space={tokens} is more than the {vocabulary} tokens of {model.loaded.name}'s "
+                            f"vocabulary; use at most {vocabulary} (50 measured best)", parameter="answer_space")
+    return head

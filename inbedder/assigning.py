@@ -23,6 +23,8 @@ the run's parameters beside it (<output>.run.json)."""
 
 def register(commands: argparse._SubParsersAction) -> None:
     """Add ``inbedder assign`` to the CLI's subcommands."""
+    from inbedder.cli import RAW_CSV_HELP
+
     parser = commands.add_parser(
         "assign", help="sort new texts into a clustering saved with --save-clustering",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -33,6 +35,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--text-column", help="column holding the texts (default: 'text' or the only text column)")
     parser.add_argument("--id-column", help="column of ids to keep (default: the input's 'id' column, else row numbers)")
     parser.add_argument("--encoding", default="utf-8", help="input file encoding (default %(default)s)")
+    parser.add_argument("--raw-csv", action="store_true", help=RAW_CSV_HELP)
     parser.add_argument("--batch-size", type=int, default=16, help="texts per batch (default %(default)s)")
     parser.add_argument("--device", help="cpu or cuda (default: cuda when present)")
     parser.add_argument("--no-cache", action="store_true", help="do not read or write the embedding cache")
@@ -70,7 +73,7 @@ def run_assign(args: argparse.Namespace) -> None:
     labels, similarity = clusterer.predict(corpus.texts, embeddings=encoded.embeddings, return_similarity=True)
     names = clusterer.display_names() | {-1: "other"}
     frame = pd.DataFrame({
-        id_column(corpus): corpus.ids, "text": corpus.texts, "cluster": labels.astype(int),
+        id_column(corpus): corpus.output_ids(), "text": corpus.texts, "cluster": labels.astype(int),
         "answer": encoded.answers, "cluster_name": [names.get(int(c), "") for c in labels],
         "similarity": np.round(similarity, 6),
     })
@@ -82,7 +85,7 @@ def run_assign(args: argparse.Namespace) -> None:
            "names": {int(c): n for c, n in names.items()}, "outlier_threshold": clusterer.outlier_threshold_,
            "seconds": round(time.time() - started, 2)}
     with staged_files() as staged:
-        write_table(frame, staged.path(table.path))
+        write_table(frame, staged.path(table.path), raw_csv=args.raw_csv)
         write_json(run, staged.path(sidecar_path(table.path)))
     if not args.quiet:
         print(f"wrote {table.path}, {sidecar_path(table.path)}")

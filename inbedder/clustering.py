@@ -152,6 +152,10 @@ class InstructionClusterer:
         check_n_clusters(AUTO if self.clustering is not None or self.seed_answers else self.n_clusters, texts)
         check_min_similarity(self.min_similarity)
         seeds = self._seeds()
+        if seeds:
+            from inbedder.seeding import check_seed_count
+
+            check_seed_count(seeds, texts)
         gold = None if y is None else list(y)
         if gold is not None and len(gold) != len(texts):
             raise InBedderError(f"y has {len(gold)} labels for {len(texts)} texts; give one per text", parameter="y")

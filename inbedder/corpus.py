@@ -31,6 +31,7 @@ from inbedder.reading import INPUT_SUFFIXES, check_input_file, checked_suffix, d
 __all__ = ["Corpus", "read_corpus"]
 
 _NESTED = (list, tuple, set, dict, np.ndarray)
+_INT64 = range(-(2**63), 2**63)  # ids a Parquet int64 column holds; larger integers stay text
 
 
 @dataclass
@@ -49,6 +50,20 @@ class Corpus:
     source: str
     id_name: str = "row"
     notes: list[str] = field(default_factory=list)
+    id_type: str = "str"
+
+    def output_ids(self) -> list[Any]:
+        """The ids as the input typed them, for output tables: ``ids`` are their strings (keys,
+        .ids.txt), but an int64 ``id`` written back as text would not merge onto the input.
+
+        Row numbers are ints; ``id_type`` (``"int"``, ``"float"`` or ``"str"``) says what the
+        id column held (a CSV/TSV column of plain integers counts as ``"int"``, as pandas reads it).
+        """
+        if self.id_name == "row" or self.id_type == "int":
+            return [int(value) for value in self.ids]
+        if self.id_type == "float":
+            return [float(value) for value in self.ids]
+        return list(self.ids)
 
 
 def read_corpus(
@@ -224,10 +239,31 @@ def _collect(
         if labels is not None and raw_labels is not None:
             labels.append(_cell_text(raw_labels[row]) or None)
     _check_unique(ids, path, id_column, implicit)
+    kept = [] if raw_ids is None else [raw_ids[row] for row, value in enumerate(raw_texts) if _cell_text(value)]
     return Corpus(
         texts=texts, ids=ids, labels=labels, skipped=len(raw_texts) - len(texts), source=str(path),
         id_name="row" if raw_ids is None else str(id_column), notes=notes,
+        id_type=_id_type(kept, delimited=path.suffix.lower() in (".csv", ".tsv")),
     )
+
+
+def _id_type(values: list[Any], *, delimited: bool) -> str:
+    """What the kept ids are: all integers (or, in a CSV/TSV, all written as plain integers), all numbers, or text."""
+    if values and all(isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)) for v in values):
+        return "int" if all(_INT64.start <= v < _INT64.stop for v in values) else "str"
+    if values and all(isinstance(v, (int, float, np.number)) and not isinstance(v, (bool, np.bool_)) for v in values):
+        return "float" if all(str(float(v)) == _cell_text(v) for v in values) else "str"
+    if delimited and values and all(isinstance(v, str) and _plain_int(v.strip()) for v in values):
+        return "int"
+    return "str"
+
+
+def _plain_int(text: str) -> bool:
+    """"12" and "-3", not "007", "+4" or "1e3": only a form that reads back as the same text."""
+    try:
+        return str(int(text)) == text and int(text) in _INT64
+    except ValueError:
+        return False
 
 
 def _cell_text(value: Any) -> str:

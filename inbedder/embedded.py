@@ -12,7 +12,9 @@ conversion is actually needed.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import io
 import logging
 import os
 import shutil
@@ -125,8 +127,10 @@ def embedded_generator_dir() -> Path:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     quiet_transformers()
-    tokenizer = AutoTokenizer.from_pretrained(source, gguf_file=_GGUF_FILE)
-    model = AutoModelForCausalLM.from_pretrained(source, gguf_file=_GGUF_FILE, dtype=torch.float32)
+    quiet = not logger.isEnabledFor(logging.WARNING)  # --quiet hid the notice above: hide the bar too
+    with contextlib.redirect_stderr(io.StringIO()) if quiet else contextlib.nullcontext():  # transformers' own tqdm
+        tokenizer = AutoTokenizer.from_pretrained(source, gguf_file=_GGUF_FILE)
+        model = AutoModelForCausalLM.from_pretrained(source, gguf_file=_GGUF_FILE, dtype=torch.float32)
     # The de-quantised weights are plain fp32; drop the GGUF marker so they can be saved.
     del model.config.quantization_config
     model.hf_quantizer = None

@@ -71,7 +71,7 @@ def per_text_frame(corpus: Corpus, clusterer: InstructionClusterer) -> pd.DataFr
     cluster_name, similarity (cosine to the centroid) and the gold label when given."""
     names = clusterer.display_names()
     frame = pd.DataFrame({
-        id_column(corpus): corpus.ids, "text": corpus.texts, "cluster": clusterer.labels_.astype(int),
+        id_column(corpus): corpus.output_ids(), "text": corpus.texts, "cluster": clusterer.labels_.astype(int),
         "answer": clusterer.answers_, "cluster_name": [names.get(int(c), "") for c in clusterer.labels_],
         "similarity": clusterer.similarity_.round(6),
     })

@@ -18,15 +18,39 @@ from inbedder.vectors import unit_rows
 
 
 def parse_seeds(text: str | Sequence[str]) -> list[str]:
-    """Seeds from "food,service" or a list: stripped, distinct, in order; an empty seed is refused."""
+    """Seeds from "food,service" or a list: stripped, distinct, in order, at least 2.
+
+    Seeds match answers case-folded with a plural "s" ignored, so "food" and "Foods" would
+    start two clusters from the same texts: such a repeat is refused, as is an empty seed.
+    """
     items = text.split(",") if isinstance(text, str) else list(text)
     seeds = [str(item).strip() for item in items]
-    if not seeds or any(not seed or not _stems(seed) for seed in seeds):
+    if not any(seeds):
+        raise InBedderError(f"seed_answers={text!r} is empty; give at least 2 comma-separated words such as "
+                            "'food,service,price', or leave seed_answers out", parameter="seed_answers")
+    if any(not seed or not _stems(seed) for seed in seeds):
         raise InBedderError(f"seed answers {text!r} include an empty seed; give comma-separated words such as "
                             "'food,service,price'", parameter="seed_answers")
-    if len(set(seeds)) < len(seeds):
-        raise InBedderError(f"seed answers {text!r} repeat a seed; give each once", parameter="seed_answers")
+    first: dict[frozenset[str], str] = {}
+    for seed in seeds:
+        key = frozenset(_stems(seed))
+        if key in first:
+            same = first[key]
+            detail = "" if same == seed else f" ({same!r} and {seed!r} match the same answers: case and a plural s are ignored)"
+            raise InBedderError(f"seed answers {text!r} repeat a seed{detail}; give each once", parameter="seed_answers")
+        first[key] = seed
+    if len(seeds) < 2:
+        raise InBedderError(f"seed_answers={text!r} gives 1 seed; each seed starts a cluster and clustering needs at "
+                            "least 2, such as 'food,service'", parameter="seed_answers")
     return seeds
+
+
+def check_seed_count(seeds: Sequence[str], texts: Sequence[str]) -> None:
+    """Every seed starts its own cluster, so there can be at most as many as different texts."""
+    distinct = len(set(texts))
+    if len(seeds) > distinct:
+        raise InBedderError(f"seed_answers gives {len(seeds)} seeds but there are only {distinct} different texts; "
+                            f"give at most {distinct} seeds or add texts", parameter="seed_answers")
 
 
 def _stems(text: str) -> set[str]:

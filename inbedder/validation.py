@@ -18,6 +18,7 @@ from inbedder.errors import InBedderError
 
 MAX_SEED = 2**32 - 1  # numpy's and scikit-learn's seeds are 32-bit unsigned
 AUTO = "auto"  # n_clusters="auto": the clusterer chooses k
+MAX_TEMPERATURE = 100.0  # far beyond any useful sampling; above it the answers are random tokens
 
 
 @dataclass(frozen=True)
@@ -35,17 +36,22 @@ class Bound:
             return
         if isinstance(value, bool) or not isinstance(value, numbers.Real):
             raise InBedderError(f"{self.parameter}={value!r} is not a number{self.hint}", parameter=self.parameter)
+        if not isinstance(value, numbers.Integral) and not math.isfinite(value):  # NaN passes every comparison
+            raise InBedderError(f"{self.parameter}={value} is not a finite number; use {self._expected()}{self.hint}",
+                                parameter=self.parameter)
         too_small = value <= self.minimum if self.strict_minimum else value < self.minimum
         if too_small or value > self.maximum:
-            if self.strict_minimum:
-                expected = f"above {self.minimum:g}"
-            elif self.maximum == math.inf:
-                expected = f"at least {self.minimum:g}"
-            else:
-                expected = f"{self.minimum:g}..{self.maximum:g}"
             raise InBedderError(
-                f"{self.parameter}={value} is out of range: use {expected}{self.hint}", parameter=self.parameter
+                f"{self.parameter}={value} is out of range: use {self._expected()}{self.hint}", parameter=self.parameter
             )
+
+    def _expected(self) -> str:
+        """The valid range in words: "above 0 and at most 100", "at least 1", "0..1"."""
+        if self.strict_minimum:
+            return f"above {self.minimum:g}" + (f" and at most {self.maximum:g}" if self.maximum < math.inf else "")
+        if self.maximum == math.inf:
+            return f"at least {self.minimum:g}"
+        return f"{self.minimum:g}..{self.maximum:g}"
 
 
 BOUNDS = (
@@ -56,9 +62,14 @@ BOUNDS = (
     Bound("max_length", 16, hint=" prompt tokens (default 512)"),
     Bound("max_new_tokens", 1, hint=" answer tokens (leave it out for the adapter's own length)"),
     Bound("samples", 1, hint=" sampled answers per text for re-enc"),
-    Bound("temperature", 0, hint=" for re-enc's sampling (default 0.7)", strict_minimum=True),
+    Bound("temperature", 0, MAX_TEMPERATURE, hint=" for re-enc's sampling (default 0.7)", strict_minimum=True),
     Bound("answer_space", 2, hint=" candidate answer tokens (50 measured best)"),
     Bound("state_weight", 0, 1, hint=" (the state's share of each cosine; default 0.2)"),
+    # --engine ray (inbedder.distributed): found only on the objects that carry them
+    Bound("workers", 1, hint=" Ray actors"),
+    Bound("shard_rows", 1, hint=" texts per shard"),
+    Bound("sample_size", 1, hint=" texts k-means is fitted on"),
+    Bound("gpus_per_worker", 0, hint=" GPUs per Ray actor"),
 )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import stat
 from collections.abc import Iterator
@@ -22,7 +23,10 @@ import pandas as pd
 from inbedder.errors import InBedderError
 from inbedder.reading import checked_suffix, is_missing
 
-__all__ = ["EMBEDDING_SUFFIXES", "TABLE_SUFFIXES", "check_writable", "write_embeddings", "write_json", "write_table"]
+__all__ = [
+    "EMBEDDING_SUFFIXES", "FORMULA_STARTS", "TABLE_SUFFIXES", "check_writable", "neutralise_formulas", "write_embeddings",
+    "write_json", "write_table",
+]
 
 TABLE_SUFFIXES = (".csv", ".tsv", ".jsonl", ".parquet")
 EMBEDDING_SUFFIXES = (".npy", ".safetensors")
@@ -54,8 +58,17 @@ def check_writable(path: str | Path) -> None:
         ) from e
 
 
-def write_table(df: pd.DataFrame, path: str | Path) -> Path:
-    """Write a results table as .csv/.tsv/.jsonl/.parquet; list cells become JSON in text files."""
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+"""First characters that make a spreadsheet read a cell as a formula (OWASP "CSV injection")."""
+_PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+
+
+def write_table(df: pd.DataFrame, path: str | Path, *, raw_csv: bool = False) -> Path:
+    """Write a results table as .csv/.tsv/.jsonl/.parquet; list cells become JSON in text files.
+
+    In .csv/.tsv a string cell a spreadsheet would run as a formula gets a leading ``'`` (see
+    :func:`neutralise_formulas`) unless ``raw_csv``; Parquet and JSONL keep every cell exact.
+    """
     path = Path(path)
     suffix = checked_suffix(path, TABLE_SUFFIXES, "output table")
     with _writing(path) as (temp,):
@@ -64,8 +77,29 @@ def write_table(df: pd.DataFrame, path: str | Path) -> Path:
         elif suffix == ".jsonl":
             _write_jsonl(df, temp)
         else:
-            _json_cells(df).to_csv(temp, index=False, sep="," if suffix == ".csv" else "\t")
+            cells = _json_cells(df) if raw_csv else neutralise_formulas(_json_cells(df))
+            cells.to_csv(temp, index=False, sep="," if suffix == ".csv" else "\t")
     return path
+
+
+def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy whose string cells starting with = + - @ tab or CR begin with ``'`` instead.
+
+    Texts come from anyone (a review reading ``=HYPERLINK(...)``); opened from a CSV, such a
+    cell would run as a formula. Numbers, and strings that are plain numbers (``-3.5``), are
+    left alone: a spreadsheet shows those as numbers and runs nothing.
+    """
+    def neutral(value: Any) -> Any:
+        if isinstance(value, str) and value.startswith(FORMULA_STARTS) and not _PLAIN_NUMBER.fullmatch(value):
+            return "'" + value
+        return value
+
+    def column(values: pd.Series) -> pd.Series:
+        if values.dtype != object and not pd.api.types.is_string_dtype(values):
+            return values
+        return pd.Series([neutral(value) for value in values], index=values.index, dtype=values.dtype, name=values.name)
+
+    return frame.apply(column) if len(frame.columns) else frame.copy()
 
 
 def _json_cells(df: pd.DataFrame) -> pd.DataFrame:

@@ -287,3 +287,25 @@ def test_the_cli_clusters_in_the_answer_space_on_ray(tiny_models, tmp_path, loca
     assert main([*common, "--method", "avg-gen", "--engine", "ray", "--output-dir", str(refused)]) == 2
     err = capsys.readouterr().err.strip()
     assert "--answer-space needs 1st-gen" in err and len(err.splitlines()) == 1 and not (refused / "shards").exists()
+
+
+def test_int_ids_stay_int64_in_the_shards_and_clusters_files(tiny_models, tmp_path, local_ray, capsys):
+    """A Parquet input's int64 ids (and a dataset's) come back int64, so the clusters merge onto the input."""
+    from inbedder.cli import main
+
+    source = tmp_path / "reviews.parquet"
+    frame = pd.DataFrame({"id": np.arange(1000, 1000 + len(TEXTS), dtype=np.int64), "text": TEXTS})
+    frame.to_parquet(source)
+    assert main(["cluster", str(source), "-i", QUESTIONS[0], "--k", "3", "--engine", "ray", "--shard-rows", "16",
+                 "--output-dir", str(tmp_path / "out"), "--model", tiny_models["llama"], "--template", "inbedder",
+                 "--max-new-tokens", "3", "--quiet"]) == 0
+    shards = pd.concat([pd.read_parquet(p) for p in sorted((tmp_path / "out" / "shards").glob("*.parquet"))])
+    assigned = _assigned(tmp_path / "out")
+    assert shards["id"].dtype == np.int64 and assigned["id"].dtype == np.int64
+    merged = pd.read_parquet(source).merge(assigned, on="id")
+    assert merged["id"].tolist() == frame["id"].tolist() and merged["text"].tolist() == TEXTS
+    rows = [{"id": 7 * i, "text": TEXTS[i]} for i in range(6)]
+    run = embed_dataset(ray.data.from_items(rows), QUESTIONS[:1], output_dir=tmp_path / "ds", id_column="id",
+                        shard_rows=4, **_options(tiny_models))
+    read = run.read()
+    assert read["id"].dtype == np.int64 and read["id"].tolist() == [row["id"] for row in rows]

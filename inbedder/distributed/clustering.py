@@ -150,6 +150,9 @@ def cluster_run(
     """
     from inbedder.distributed.engine import ray_session
 
+    if isinstance(sample_size, bool) or not isinstance(sample_size, (int, np.integer)) or sample_size < 1:
+        raise InBedderError(f"sample_size must be a whole number of at least 1 (got {sample_size!r})",
+                            parameter="sample_size")
     if answer_space is not None:
         check_answer_settings(answer_space, state_weight)
         if head is None:

@@ -21,9 +21,13 @@ from inbedder.options import ClusterOptions, ModelOptions
 def run_on_ray(args: argparse.Namespace, questions: list[str], model: ModelOptions, *, cluster: ClusterOptions) -> None:
     """The Ray path of ``inbedder cluster``; the same checks as locally came before this."""
     from inbedder.distributed.engine import embed_dataset, shared_ray_session
+    from inbedder.distributed.shards import check_output_dir
+    from inbedder.validation import check_options
 
     if not args.output_dir:
         raise InBedderError("--engine ray writes its shards to a folder: pass --output-dir")
+    check_output_dir(args.output_dir)
+    check_options(args)  # --sample-size, --workers, --shard-rows, --gpus-per-worker: before any text is embedded
     if args.k == "auto" or args.label_column or args.output or args.embeddings:
         raise InBedderError("--engine ray takes a number for --k and writes to --output-dir; "
                             "drop --k auto, --label-column, --output and --embeddings")

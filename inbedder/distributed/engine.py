@@ -11,6 +11,7 @@ nothing that was written.
 
 from __future__ import annotations
 
+import math
 import socket
 import time
 from collections.abc import Iterator, Sequence
@@ -135,7 +136,7 @@ def _checked(instructions: Sequence[str], *, workers: int, batch_size: int, shar
     for name, value, low in (("workers", workers, 1), ("batch_size", batch_size, 1), ("shard_rows", shard_rows, 1)):
         if value < low:
             raise InBedderError(f"{name} must be at least {low} (got {value})", parameter=name)
-    if gpus_per_worker < 0:
+    if not math.isfinite(gpus_per_worker) or gpus_per_worker < 0:
         raise InBedderError(f"gpus_per_worker must be 0 or more (got {gpus_per_worker})", parameter="gpus_per_worker")
     return questions
 
@@ -178,7 +179,7 @@ def _stage_dataset(dataset, text_column: str, id_column: str | None, *, shard_ro
         if column is not None and column not in columns:
             raise InBedderError(f"column {column!r} is not in the dataset; available columns: {', '.join(columns)}",
                                 parameter=parameter)
-    ids: list[str] = []
+    ids: list[Any] = []
     texts: list[str] = []
     row_number, number = 0, 0
     wanted = [text_column] + ([id_column] if id_column and id_column != text_column else [])
@@ -187,7 +188,7 @@ def _stage_dataset(dataset, text_column: str, id_column: str | None, *, shard_ro
             text = str(value if value is not None else "").strip()
             if text:
                 texts.append(text)
-                ids.append(str(batch[id_column][position]) if id_column else str(row_number))
+                ids.append(_plain(batch[id_column][position]) if id_column else row_number)
             row_number += 1
             if len(texts) == shard_rows:
                 yield _staged_shard(folder, number, ids, texts, distinct)
@@ -196,6 +197,13 @@ def _stage_dataset(dataset, text_column: str, id_column: str | None, *, shard_ro
         yield _staged_shard(folder, number, ids, texts, distinct)
     elif number == 0:
         raise InBedderError(f"column {text_column!r} of the dataset has no non-empty texts", parameter="text_column")
+
+
+def _plain(value: Any) -> Any:
+    """A dataset's id as a Python value of its own type (a numpy int64 id stays an int)."""
+    if hasattr(value, "item") and getattr(value, "ndim", None) == 0:  # a numpy scalar
+        value = value.item()
+    return value if isinstance(value, (str, int, float)) and not isinstance(value, bool) else str(value)
 
 
 def _in_order(dataset, *, batch_size: int) -> Iterator[dict[str, Any]]:
@@ -209,7 +217,7 @@ def _in_order(dataset, *, batch_size: int) -> Iterator[dict[str, Any]]:
         options.preserve_order = before
 
 
-def _staged_shard(folder: Path, number: int, ids: list[str], texts: list[str], distinct: DistinctTexts | None) -> Shard:
+def _staged_shard(folder: Path, number: int, ids: list[Any], texts: list[str], distinct: DistinctTexts | None) -> Shard:
     """Write one shard's rows and return its reference."""
     path = (folder / f"dataset-{number:05d}.parquet").resolve()
     write_staged(path, ids, texts)

@@ -65,10 +65,10 @@ class RowReader:
 
     def __init__(self) -> None:
         self._key: tuple | None = None
-        self._ids: list[str] = []
+        self._ids: list[Any] = []
         self._texts: list[str] = []
 
-    def rows(self, shard: Shard) -> tuple[list[str], list[str]]:
+    def rows(self, shard: Shard) -> tuple[list[Any], list[str]]:
         """The shard's ids and texts."""
         key = (shard.file, shard.text_column, shard.id_column, shard.file_ids, shard.staged)
         if key != self._key:
@@ -89,27 +89,39 @@ def file_stamp(path: Path) -> str:
     return f"{stat.st_size}:{stat.st_mtime_ns}"
 
 
-def read_file_rows(path: Path, *, text_column: str | None, id_column: str | None, file_ids: bool) -> tuple[list[str], list[str]]:
-    """The ids and non-empty texts of one input file, exactly as the local path reads them."""
+def read_file_rows(path: Path, *, text_column: str | None, id_column: str | None, file_ids: bool) -> tuple[list[Any], list[str]]:
+    """The ids (typed as the input has them, as the local output writes them) and non-empty texts of one
+    input file, exactly as the local path reads them."""
     from inbedder.io import read_corpus
 
     corpus = read_corpus(path, text_column=text_column, id_column=id_column)
-    ids = [f"{path.name}:{i}" for i in corpus.ids] if file_ids and corpus.id_name == "row" else corpus.ids
+    ids = [f"{path.name}:{i}" for i in corpus.ids] if file_ids and corpus.id_name == "row" else corpus.output_ids()
     return ids, corpus.texts
 
 
-def write_staged(path: Path, ids: list[str], texts: list[str]) -> None:
+def id_array(ids: list[Any]):
+    """The ids as an Arrow column of their own type (int64 ids stay int64, so outputs merge onto the input)."""
+    import pyarrow as pa
+
+    try:
+        column = pa.array(ids)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):  # mixed types: text, as before
+        return pa.array([str(value) for value in ids], pa.string())
+    return column if column.type in (pa.int64(), pa.float64(), pa.string()) else column.cast(pa.string())
+
+
+def write_staged(path: Path, ids: list[Any], texts: list[str]) -> None:
     """One shard's rows of a ``ray.data.Dataset``, as a file the actors read (renamed into place)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     path.parent.mkdir(parents=True, exist_ok=True)
     temp = path.with_name(f".{path.stem}.partial-{os.getpid()}.parquet")
-    pq.write_table(pa.table({"id": pa.array(ids, pa.string()), "text": pa.array(texts, pa.string())}), temp)
+    pq.write_table(pa.table({"id": id_array(ids), "text": pa.array(texts, pa.string())}), temp)
     os.replace(temp, path)
 
 
-def read_staged(path: Path) -> tuple[list[str], list[str]]:
+def read_staged(path: Path) -> tuple[list[Any], list[str]]:
     import pyarrow.parquet as pq
 
     table = pq.read_table(path, columns=["id", "text"])
@@ -147,8 +159,20 @@ def finished(output_dir: Path) -> set[str]:
     return {p.stem for p in folder.glob("*.parquet") if not p.name.startswith(".")}
 
 
+def check_output_dir(output_dir: str | Path) -> None:
+    """Refuse, before any work, an ``output_dir`` that is a file or lies under one (mkdir would fail at the end)."""
+    folder = Path(output_dir)
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if folder.exists() and not folder.is_dir():
+        where = "is a file" if folder == Path(output_dir) else f"lies under {folder}, a file"
+        raise InBedderError(f"output_dir {output_dir} {where}; name a folder for the shards and clusters",
+                            parameter="output_dir")
+
+
 def start_run(output_dir: Path, parameters: dict[str, Any]) -> dict[str, Any]:
     """The run record of ``output_dir``: a new one, or the existing one if its parameters match."""
+    check_output_dir(output_dir)
     record_path = output_dir / RUN_FILE
     if record_path.exists():
         try:
@@ -160,7 +184,7 @@ def start_run(output_dir: Path, parameters: dict[str, Any]) -> dict[str, Any]:
                              if parameters.get(k) != record.get("parameters", {}).get(k))
             raise InBedderError(
                 f"output_dir {output_dir} holds a run with other parameters ({', '.join(changed)}); "
-                "pass another output_dir, or delete it to start afresh"
+                "pass another output_dir, or delete it to start afresh", parameter="output_dir",
             )
         return record
     output_dir.mkdir(parents=True, exist_ok=True)

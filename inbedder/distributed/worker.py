@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from inbedder.distributed.shards import RowReader, Shard, shard_path
+from inbedder.distributed.shards import RowReader, Shard, id_array, shard_path
 
 
 class ShardEmbedder:
@@ -67,7 +67,7 @@ class ShardEmbedder:
         load, self._load_seconds = [self._load_seconds] + [0.0] * (len(names) - 1), 0.0
         return {"shard": names, "texts": counts, "peak_mb": [peak] * len(names), "seconds": seconds, "load_s": load}
 
-    def _embed(self, ids: list[str], texts: list[str]) -> dict[str, list]:
+    def _embed(self, ids: list[Any], texts: list[str]) -> dict[str, list]:
         rows: dict[str, list] = {"id": [], "text": [], "question": [], "embedding": [], "answer": []}
         by_prefix: dict[str, list[str]] = {}
         for question, prefix in self.prefixes.items():
@@ -94,7 +94,7 @@ def _write_shard(path: Path, rows: dict[str, list]) -> None:
 
     dim = len(rows["embedding"][0]) if rows["embedding"] else 0
     table = pa.table({
-        "id": pa.array(rows["id"], pa.string()),
+        "id": id_array(rows["id"]),
         "text": pa.array(rows["text"], pa.string()),
         "question": pa.array(rows["question"], pa.string()),
         "embedding": pa.FixedSizeListArray.from_arrays(

@@ -2,8 +2,10 @@
 
 A saved clustering is the folder :meth:`InstructionClusterer.save` writes (``clustering.json``
 and ``centroids.safetensors``, no pickle). The page hands it out as a .zip of that folder and
-takes one back by upload, reading only those two files, each size-checked before it is
-unpacked, so an upload cannot write anywhere else or fill the disk. No Streamlit here.
+takes one back by upload, reading only those two files (at most 64 entries), each unpacked a
+chunk at a time up to its size limit whatever its header claims, so an upload cannot write
+anywhere else, fill the disk or the memory; what it holds is then checked by
+:mod:`inbedder.record_schema` before any model loads. No Streamlit here.
 """
 
 from __future__ import annotations
@@ -11,12 +13,13 @@ from __future__ import annotations
 import io
 import tempfile
 import zipfile
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
-from inbedder.errors import InBedderError
+from inbedder.errors import InBedderError, one_line
 from inbedder.persistence import CENTROIDS_FILE, CONFIG_FILE
 
 if TYPE_CHECKING:
@@ -24,6 +27,8 @@ if TYPE_CHECKING:
 
 MEMBERS = (CONFIG_FILE, CENTROIDS_FILE)
 MAX_MEMBER_MB = 64  # centroids of 200 clusters of 4,096 floats are 6.5 MB; the JSON is kilobytes
+MAX_ENTRIES = 64  # a saved clustering's .zip holds a folder and two files
+CHUNK = 1 << 16  # bytes unpacked at a time
 
 
 def zip_bytes(clusterer: InstructionClusterer, folder_name: str = "clustering") -> bytes:
@@ -39,8 +44,11 @@ def zip_bytes(clusterer: InstructionClusterer, folder_name: str = "clustering") 
 
 def _members(archive: zipfile.ZipFile, name: str) -> dict[str, zipfile.ZipInfo]:
     """The archive's clustering.json and centroids (at its top or in one folder), refused in one line otherwise."""
+    entries = archive.infolist()
+    if len(entries) > MAX_ENTRIES:
+        raise InBedderError(f"{name} holds {len(entries):,} entries; a saved clustering's .zip holds 2 files")
     found: dict[str, zipfile.ZipInfo] = {}
-    for info in archive.infolist():
+    for info in entries:
         member = PurePosixPath(info.filename).name
         if member in MEMBERS and not info.is_dir():
             if member in found:
@@ -54,7 +62,31 @@ def _members(archive: zipfile.ZipFile, name: str) -> dict[str, zipfile.ZipInfo]:
         if info.file_size > MAX_MEMBER_MB * 2**20:
             raise InBedderError(f"{member} in {name} is {info.file_size / 2**20:.0f} MB; a saved clustering's is "
                                 f"under {MAX_MEMBER_MB} MB")
+        if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED) or info.flag_bits & 0x1:
+            raise InBedderError(f"{member} in {name} is encrypted or compressed in a way a saved clustering's is not; "
+                                "upload the .zip this page's “Save clustering” makes")
     return found
+
+
+def _unpack(archive: zipfile.ZipFile, info: zipfile.ZipInfo, target: Path, name: str) -> None:
+    """Copy one entry to ``target`` a chunk at a time, stopping at the size limit whatever its header says.
+
+    Why: the header's size is the archive's claim; a crafted entry that inflates far beyond it
+    would otherwise be decompressed whole in memory before its CRC check fails.
+    """
+    limit, written = int(MAX_MEMBER_MB * 2**20), 0
+    member = PurePosixPath(info.filename).name
+    try:
+        with archive.open(info) as source, target.open("wb") as sink:
+            while chunk := source.read(CHUNK):
+                written += len(chunk)
+                if written > limit:
+                    raise InBedderError(f"{member} in {name} unpacks to more than {MAX_MEMBER_MB} MB; a saved "
+                                        f"clustering's is under {MAX_MEMBER_MB} MB")
+                sink.write(chunk)
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, RuntimeError, NotImplementedError, ValueError) as error:
+        raise InBedderError(f"{member} in {name} is damaged ({one_line(error, limit=120)}); upload the .zip this "
+                            "page's “Save clustering” makes") from error
 
 
 @contextmanager
@@ -62,13 +94,13 @@ def unzipped(name: str, data: bytes) -> Iterator[Path]:
     """A temporary folder holding the two files of the uploaded .zip, removed afterwards."""
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
-    except zipfile.BadZipFile as error:
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, NotImplementedError) as error:
         raise InBedderError(f"{name} is not a .zip file; upload the .zip this page's “Save clustering” makes") from error
     with archive, tempfile.TemporaryDirectory(prefix="inbedder-load-") as temporary:
         folder = Path(temporary) / "clustering"
         folder.mkdir()
         for member, info in _members(archive, name).items():
-            (folder / member).write_bytes(archive.read(info))
+            _unpack(archive, info, folder / member, name)
         yield folder
 
 

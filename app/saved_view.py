@@ -69,9 +69,9 @@ def save_section(result: runs.Result) -> None:
 def _load(folder: Path, source: str) -> Loaded:
     """Read, check and load the clustering in ``folder`` with the page's model for it."""
     from inbedder.clustering import InstructionClusterer
-    from inbedder.persistence import read_record
+    from inbedder.persistence import read_saved
 
-    record = read_record(folder)
+    record = read_saved(folder)[0]  # the JSON and the tensors checked before the model loads
     name, adapter = saved.embedder_choice(record)
     model = runs.model(name, adapter)
     with st.spinner("Checking the saved clustering against this machine's model…"):

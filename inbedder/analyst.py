@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -49,22 +50,28 @@ def add_analyst_arguments(parser: argparse.ArgumentParser) -> None:
                        help="cluster only the texts that the clustering saved in DIR puts in cluster N (ask a follow-up question)")
 
 
-def check_analyst_outputs(args: argparse.Namespace, questions: int) -> None:
-    """Before any work: the save folder is writable as a clustering and is not the --within input."""
-    from inbedder.persistence import check_save_target
-    from inbedder.trees import parse_within
+def check_analyst_outputs(args: argparse.Namespace, questions: int, *, files: Sequence[tuple[Path, str]] = ()) -> None:
+    """Before any work: the save folder is writable as a clustering and holds none of the run's files.
+
+    ``files``: (path, what it is) of the run's input and outputs. The save folder may be none of
+    them, nor hold one, nor be (or hold) the ``--within`` clustering or one of its ancestors.
+    """
+    from inbedder.persistence import check_save_target, read_record
+    from inbedder.trees import ancestors, parse_within
 
     if args.engine == "ray" and any(getattr(args, flag) for flag in ("min_similarity", "outliers", "seed_answers",
                                                                      "name_clusters", "save_clustering", "within")):
         raise InBedderError("--engine ray does not take --min-similarity, --outliers, --seed-answers, --name-clusters, "
                             "--save-clustering or --within yet; run them with --engine local")
-    parent = parse_within(args.within)[0] if args.within else None
+    keep = list(files)
+    if args.within:
+        parent = parse_within(args.within)[0]
+        keep.append((parent, "the --within clustering (an input)"))
+        keep += [(folder, "an ancestor of the --within clustering") for folder, _ in ancestors(read_record(parent), parent)]
     if args.save_clustering:
         for number in range(1, questions + 1):
             target = Path(args.save_clustering if questions == 1 else _numbered_folder(args.save_clustering, number))
-            if parent is not None and target.resolve() == parent.resolve():
-                raise InBedderError(f"--save-clustering {target} is the --within clustering (an input); save to another folder")
-            check_save_target(target)
+            check_save_target(target, keep=keep)
 
 
 def _numbered_folder(path: str, number: int) -> str:

@@ -52,12 +52,12 @@ def run_assign(args: argparse.Namespace) -> None:
     from inbedder.io import write_json, write_table
     from inbedder.options import InputOptions
     from inbedder.outputs import Output, check_outputs, sidecar_path, staged_files, table_output
-    from inbedder.persistence import CENTROIDS_FILE, CONFIG_FILE, build_embedder, read_record
+    from inbedder.persistence import CENTROIDS_FILE, CONFIG_FILE, build_embedder, read_saved
     from inbedder.report import id_column
     from inbedder.validation import check_options
 
     started = time.time()
-    record = read_record(args.clustering)
+    record = read_saved(args.clustering)[0]  # the JSON and the tensors checked before any model loads
     table = table_output(args.output, "--output")
     folder = Path(args.clustering)
     check_outputs([table, Output(sidecar_path(table.path), "--output (its .run.json)")],

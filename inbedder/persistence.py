@@ -14,18 +14,20 @@ time), so a clustering saved on one machine is accepted on another with the same
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import json
 import os
 import shutil
-import tempfile
+from collections.abc import Iterable
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from inbedder.errors import InBedderError
+from inbedder.errors import InBedderError, one_line
+from inbedder.record_schema import ADVICE, RecordError, check_record, check_tensors, field_name
 
 if TYPE_CHECKING:
     from inbedder.clustering import InstructionClusterer
@@ -64,7 +66,7 @@ def model_identity(model: InBedder) -> dict[str, str | None]:
     """What weights embed: the model by name (embedded, hub) or content (local folder), the adapter by content."""
     loaded = model.loaded
     base = loaded.fingerprint.split("+adapter:")[0]
-    if not base.startswith(("embedded:", "hub:")):
+    if not base.startswith(("embedded:", "hub:", "catalogue:")):
         base = f"local:{content_digest(Path(loaded.name).expanduser())}"
     return {"model": base, "adapter": content_digest(loaded.adapter) if loaded.adapter else None}
 
@@ -141,53 +143,131 @@ def _record(clusterer: InstructionClusterer) -> dict[str, Any]:
 
 
 def save_clustering(clusterer: InstructionClusterer, path: str | Path) -> Path:
-    """Write ``clusterer`` to the folder ``path``; the folder is complete or left as it was.
+    """Write ``clusterer`` to the folder ``path``: its two files, replaced atomically; the rest is kept.
 
-    An existing clustering folder is replaced; a folder holding anything else is refused.
+    Only ``clustering.json`` and ``centroids.safetensors`` are written (see :func:`_replace_pair`
+    for why a reader never uses a mismatched pair); other files in the folder stay. A folder
+    holding other files but no clustering is refused, as is a file's child or the current folder.
     """
-    from safetensors.numpy import save_file
+    from safetensors.numpy import save
 
     folder = Path(path)
     check_save_target(folder)
     record = _record(clusterer)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.partial-", dir=folder.parent))
-    try:
-        tensors = {"cluster_centers": clusterer.cluster_centers_}
-        if clusterer.mean_ is not None:
-            tensors["mean"] = clusterer.mean_
-        if clusterer.scale_ is not None:
-            tensors["scale"] = clusterer.scale_
-        space = getattr(clusterer, "answer_frame_", None)
-        if space is not None:
-            tensors.update(answer_token_ids=space.tokens, answer_mean=space.answer_mean, joined_mean=space.joined_mean)
-        save_file({name: np.ascontiguousarray(value, dtype=np.float64) for name, value in tensors.items()},
-                  str(staging / CENTROIDS_FILE), metadata={"format": FORMAT, "instruction": clusterer.instruction})
-        (staging / CONFIG_FILE).write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-        if folder.exists():
-            old = folder.with_name(f".{folder.name}.old-{os.getpid()}")
-            os.replace(folder, old)
-            os.replace(staging, folder)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(staging, folder)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    tensors = {"cluster_centers": clusterer.cluster_centers_}
+    if clusterer.mean_ is not None:
+        tensors["mean"] = clusterer.mean_
+    if clusterer.scale_ is not None:
+        tensors["scale"] = clusterer.scale_
+    space = getattr(clusterer, "answer_frame_", None)
+    if space is not None:
+        tensors.update(answer_token_ids=space.tokens, answer_mean=space.answer_mean, joined_mean=space.joined_mean)
+    centroids = save({name: np.ascontiguousarray(value, dtype=np.float64) for name, value in tensors.items()},
+                     metadata={"format": FORMAT, "instruction": clusterer.instruction})
+    record["centroids_sha256"] = hashlib.sha256(centroids).hexdigest()
+    config = (json.dumps(record, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+    folder.mkdir(parents=True, exist_ok=True)  # ordinary permissions (umask), as every other output
+    remove_stale(folder)
+    _replace_pair(folder, [(CENTROIDS_FILE, centroids), (CONFIG_FILE, config)])
     return folder
 
 
-def check_save_target(folder: Path) -> None:
-    """Refuse, before any work, a target that is a file or a folder of something other than a clustering."""
-    if folder.is_file():
-        raise InBedderError(f"{folder} is a file; pass a folder to save the clustering in", parameter="path")
-    if folder.is_dir() and any(folder.iterdir()) and not (folder / CONFIG_FILE).is_file():
-        raise InBedderError(f"{folder} holds other files; pass a new or empty folder (or a saved clustering to "
-                            "replace)", parameter="path")
+PARTIAL = ".partial-"  # our temporary files: .<file>.partial-<pid>-<random> in the clustering's folder
+
+
+def _replace_pair(folder: Path, files: list[tuple[str, bytes]]) -> None:
+    """Write each file under a temporary name in ``folder``, then rename each into place, the JSON last.
+
+    Two renames cannot be one atomic step, so the JSON records the centroids' sha256 and every
+    reader compares it (:func:`read_tensors`): between the renames (or after a crash there) the
+    old JSON names other centroids, and the pair is refused in one line, never used mismatched.
+    The JSON goes last so the folder always holds one, and stays recognisably a clustering.
+    """
+    staged: list[tuple[Path, Path]] = []
+    try:
+        for name, data in files:
+            temporary = folder / f".{name}{PARTIAL}{os.getpid()}-{os.urandom(4).hex()}"
+            staged.append((temporary, folder / name))
+            handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+            with os.fdopen(handle, "wb") as stream:
+                stream.write(data)
+                stream.flush()
+                os.fsync(stream.fileno())
+        for temporary, target in staged:
+            os.replace(temporary, target)
+    finally:
+        for temporary, _ in staged:
+            temporary.unlink(missing_ok=True)
+
+
+def remove_stale(folder: Path) -> None:
+    """Delete what interrupted saves of ours left: temporary files of a process that is gone, and
+    (from older InBedder versions) hidden ``.<name>.partial-*``/``.old-*`` folders beside ``folder``
+    that hold nothing but a clustering's two files."""
+    for leftover in folder.glob(f".*{PARTIAL}*"):
+        name, _, tail = leftover.name[1:].partition(PARTIAL)
+        pid = tail.split("-")[0]
+        if name in (CONFIG_FILE, CENTROIDS_FILE) and leftover.is_file() and pid.isdigit() and not _running(int(pid)):
+            leftover.unlink(missing_ok=True)
+    for pattern in (".partial-*", ".old-*"):
+        for leftover in folder.parent.glob(f".{glob.escape(folder.name)}{pattern}"):
+            if leftover.is_dir() and not leftover.is_symlink() and {p.name for p in leftover.iterdir()} <= {CONFIG_FILE, CENTROIDS_FILE}:
+                shutil.rmtree(leftover, ignore_errors=True)
+
+
+def _running(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, OSError):
+        return True  # someone else's process (or not ours to tell): leave its files
+    return True
+
+
+def check_save_target(folder: Path, *, keep: Iterable[tuple[str | Path, str]] = ()) -> None:
+    """Refuse, before any work, a target where a clustering cannot be saved or would sit among files it must not.
+
+    ``keep``: (path, what it is) of files and folders the save must not be mixed with, such as
+    the run's input and outputs: a target that is or contains one of them is refused.
+    """
+    folder = Path(folder)
+    here, where = Path.cwd().resolve(), folder.resolve()
+    if folder.name in ("", ".", "..") or where == here or where in here.parents:
+        raise InBedderError(f"{folder} is the current folder or holds it; pass a folder of the clustering's own, "
+                            "e.g. runs/aspect", parameter="path")
+    for path, what in keep:
+        inside = Path(path).resolve()
+        if inside == where or where in inside.parents:
+            found = f"is {what}" if inside == where else f"holds {path}, {what}"
+            raise InBedderError(f"{folder} {found}; save the clustering to a folder of its own, e.g. runs/aspect",
+                                parameter="path")
+    for above in (folder.absolute(), *folder.absolute().parents):
+        if above.exists() or above.is_symlink():
+            if not above.is_dir():
+                raise InBedderError(f"{above} is a file, so {folder} cannot be a folder; pass a folder to save the "
+                                    "clustering in", parameter="path")
+            break
+    if not folder.is_dir():
+        return
+    mine = {CONFIG_FILE, CENTROIDS_FILE}
+    for name in mine:
+        if (folder / name).exists() and not (folder / name).is_file():
+            raise InBedderError(f"{folder / name} is not a file; pass another folder", parameter="path")
+    others = [p for p in folder.iterdir() if p.name not in mine and PARTIAL not in p.name]
+    if others and not (folder / CONFIG_FILE).is_file():
+        raise InBedderError(f"{folder} holds other files; pass a new or empty folder (or a saved clustering, whose "
+                            "two files are then replaced)", parameter="path")
 
 
 # --------------------------------------------------------------------------- loading
+MAX_CONFIG_BYTES = 64 * 2**20  # a clustering.json of 10,000 clusters with names and keywords is a few MB
+
+
 def read_record(path: str | Path) -> dict[str, Any]:
-    """The JSON of a saved clustering, refused in one line when the folder is not one."""
+    """The JSON of a saved clustering, checked field by field (:mod:`inbedder.record_schema`); one line otherwise."""
     folder = Path(path)
     config = folder / CONFIG_FILE
     if not folder.is_dir() or not config.is_file() or not (folder / CENTROIDS_FILE).is_file():
@@ -195,19 +275,75 @@ def read_record(path: str | Path) -> dict[str, Any]:
                             "save one with InstructionClusterer.save(DIR) or `inbedder cluster … --save-clustering DIR`",
                             parameter="clustering")
     try:
-        record = json.loads(config.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise InBedderError(f"{config} is not readable JSON ({error}); save the clustering again", parameter="clustering") from error
-    if record.get("format") != FORMAT or record.get("format_version", 0) > FORMAT_VERSION:
+        if config.stat().st_size > MAX_CONFIG_BYTES:
+            raise ValueError(f"larger than {MAX_CONFIG_BYTES // 2**20} MB")
+        record = json.loads(config.read_text(encoding="utf-8"))  # NaN/Infinity parse: the schema names the field
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as error:
+        detail = "nested too deeply" if isinstance(error, RecursionError) else one_line(error, limit=200)
+        raise InBedderError(f"{config} is not readable JSON ({detail}); save the clustering again",
+                            parameter="clustering") from error
+    if isinstance(record, dict) and record.get("format") != FORMAT:
         raise InBedderError(f"{config} is not a clustering this InBedder version reads (format "
-                            f"{record.get('format')!r} v{record.get('format_version')}); upgrade inbedder", parameter="clustering")
-    return record
+                            f"{str(record.get('format'))[:40]!r}); upgrade inbedder or save the clustering again",
+                            parameter="clustering")
+    try:
+        return check_record(record, newest=FORMAT_VERSION)
+    except RecordError as error:
+        raise InBedderError(f"{config}: {one_line(error)}; {ADVICE}", parameter="clustering") from error
+    except InBedderError as error:
+        raise InBedderError(f"{config}: {one_line(error)}", parameter="clustering") from error
+
+
+def centroids_digest(path: str | Path) -> str:
+    """The sha256 of a saved clustering's centroids file: what a drill-down records of its parent."""
+    return hashlib.sha256((Path(path) / CENTROIDS_FILE).read_bytes()).hexdigest()
+
+
+def read_tensors(path: str | Path, record: dict[str, Any]) -> dict[str, np.ndarray]:
+    """The saved tensors, checked against ``record`` (digest, names, shapes, finite values) before any model loads."""
+    from safetensors import SafetensorError
+    from safetensors.numpy import load
+
+    file = Path(path) / CENTROIDS_FILE
+    try:
+        data = file.read_bytes()
+        tensors = load(data)
+        tensors["cluster_centers"]  # noqa: B018 -- a KeyError names it
+        needed = [("center", "mean"), ("standardize", "scale")]
+        if record.get("answer_space"):  # the answer space centres and scales its state part itself
+            needed = [("answer_space", name) for name in ("mean", "scale", *ANSWER_TENSORS)]
+        for flag, tensor in needed:
+            if record.get(flag) and tensor not in tensors:
+                raise KeyError(tensor)
+    except (SafetensorError, KeyError, OSError) as error:
+        raise InBedderError(f"{file} is damaged ({one_line(error, limit=200)}); save the clustering again",
+                            parameter="clustering") from error
+    if record.get("centroids_sha256") not in (None, hashlib.sha256(data).hexdigest()):
+        raise InBedderError(f"{file} is not the file {CONFIG_FILE} was saved with (a save was interrupted, is under "
+                            "way, or one file was replaced); save the clustering again", parameter="clustering")
+    try:
+        check_tensors(record, tensors)
+    except RecordError as error:
+        raise InBedderError(f"{file}: {one_line(error)}; {ADVICE}", parameter="clustering") from error
+    return tensors
+
+
+def read_saved(path: str | Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """(record, tensors) of a saved clustering, both checked: what to call before loading its model."""
+    record = read_record(path)
+    return record, read_tensors(path, record)
 
 
 def differences(saved: dict[str, Any], current: dict[str, Any]) -> list[str]:
     """The fingerprint fields that differ, as "field: saved -> here"."""
     keys = sorted(set(saved) | set(current))
-    return [f"{key}: {saved.get(key)!r} -> {current.get(key)!r}" for key in keys if saved.get(key) != current.get(key)]
+    return [f"{field_name(key)}: {_cut(saved.get(key))} -> {_cut(current.get(key))}"
+            for key in keys if saved.get(key) != current.get(key)]
+
+
+def _cut(value: Any) -> str:
+    shown = repr(value)
+    return shown if len(shown) <= 120 else shown[:119] + "…"
 
 
 def build_embedder(record: dict[str, Any], **overrides: Any) -> InBedder:
@@ -229,29 +365,18 @@ def _answer_frame(clusterer: InstructionClusterer, tensors: dict[str, np.ndarray
     from inbedder.vectors import CorpusFrame
 
     head = check_answer_space(clusterer.model, clusterer.method, clusterer.answer_space, clusterer.state_weight)
+    if tensors["answer_token_ids"].max() >= head.weight.shape[0]:
+        raise InBedderError(f"the saved answer_token_ids go beyond this model's {head.weight.shape[0]} tokens; "
+                            "use the model the clustering was saved with", parameter="clustering")
     return AnswerFrame(CorpusFrame(tensors["mean"], tensors["scale"]), tensors["answer_token_ids"].astype(np.int64),
                        tensors["answer_mean"], tensors["joined_mean"], clusterer.state_weight, head)
 
 
 def load_clustering(cls: type, path: str | Path, *, model: InBedder | None = None, **embedder: Any) -> InstructionClusterer:
     """A clusterer with the saved centroids, threshold and names, and a model checked against the fingerprint."""
-    from safetensors import SafetensorError
-    from safetensors.numpy import load_file
-
     folder = Path(path)
-    record = read_record(folder)
-    try:
-        tensors = load_file(str(folder / CENTROIDS_FILE))
-        centres = tensors["cluster_centers"]
-        needed = [("center", "mean"), ("standardize", "scale")]
-        if record.get("answer_space"):  # the answer space centres and scales its state part itself
-            needed = [("answer_space", name) for name in ("mean", "scale", *ANSWER_TENSORS)]
-        for flag, tensor in needed:
-            if record.get(flag) and tensor not in tensors:
-                raise KeyError(tensor)
-    except (SafetensorError, KeyError, OSError) as error:
-        raise InBedderError(f"{folder / CENTROIDS_FILE} is damaged ({error}); save the clustering again",
-                            parameter="clustering") from error
+    record, tensors = read_saved(folder)
+    centres = tensors["cluster_centers"]
     if model is None:
         model = build_embedder(record, **embedder)
     model = model.with_answer_prefix(record["answer_prefix"])

@@ -81,7 +81,7 @@ def _flags(*names: str) -> dict[str, str]:
 FLAGS: dict[str, str | None] = {
     # InBedder(...), encode*(...), InstructionClusterer(...), read_corpus(...) and cluster_info(...)
     **_flags("model", "adapter", "template", "method", "max_length", "max_new_tokens", "layer", "answer_prefix",
-             "samples", "temperature", "sentence_encoder", "device", "seed", "compile", "instruction", "batch_size",
+             "samples", "temperature", "sentence_encoder", "device", "seed", "compile", "dtype", "instruction", "batch_size",
              "text_column", "id_column", "label_column", "encoding", "top_n"),
     "filter_answer_words=False": "--no-filter",
     "cache=False": "--no-cache",

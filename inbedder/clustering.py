@@ -246,8 +246,9 @@ class InstructionClusterer:
     def cluster_info(self, *, top_n_keywords: int = 8, n_examples: int = 3) -> pd.DataFrame:
         """One row per cluster: size, keywords from the answers, texts nearest the centroid.
 
-        The instruction's own words are left out of the keywords: they echo the question, not
-        the answer (paper §4.3). With gold labels, clusters are ordered purest first.
+        The question's echo is left out of the keywords, but the options it offers are kept
+        ("positive or negative?" names its clusters "positive" and "negative"; see
+        :func:`inbedder.explain.keywords.question_echo`). With gold labels, clusters are ordered purest first.
         """
         from inbedder.explain import cluster_table
 

@@ -23,7 +23,7 @@ from inbedder.answer_space import AnswerFrame, check_answer_settings
 from inbedder.distributed.shards import shard_path
 from inbedder.errors import InBedderError
 from inbedder.outliers import nearest_centres
-from inbedder.stopwords import content_words, word_set
+from inbedder.stopwords import content_words
 from inbedder.vectors import CorpusFrame, unit_rows
 
 DEFAULT_SAMPLE = 100_000
@@ -94,8 +94,11 @@ def fit_centroids(vectors: np.ndarray, texts: list[str], k: int, *, seed: int, l
 
 
 def answer_counts(answers: Iterable[str], labels: Iterable[int], *, instruction: str) -> dict[int, Counter]:
-    """Content-word counts of the answers per cluster (the instruction's own words left out)."""
-    stop = frozenset(word_set(instruction))
+    """Content-word counts of the answers per cluster (the question's echo left out, its offered options kept,
+    as in the local keywords: :func:`inbedder.explain.keywords.question_echo`)."""
+    from inbedder.explain.keywords import question_echo
+
+    stop = question_echo(instruction)
     counts: dict[int, Counter] = {}
     for answer, label in zip(answers, labels):
         counts.setdefault(int(label), Counter()).update(content_words(answer or "", stop))

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from inbedder.embedded import DEFAULT_GENERATOR, cache_root, check_models_folder, quiet_transformers, reason
+from inbedder.embedded import DEFAULT_GENERATOR, cache_root, check_models_folder, convert_gguf
 from inbedder.errors import InBedderError, one_line
 
 __all__ = ["CatalogueModel", "Part", "catalogue", "convert", "ensure_model", "fetch", "find", "status"]
@@ -230,28 +230,8 @@ def convert(model: CatalogueModel, *, say: Callable[[str], None] | None = None) 
     target = model.converted_dir()
     if status(model)["converted"]:
         return target
-    gguf = model.gguf_path()
     (say or logger.warning)(f"converting {model.name} from GGUF once (a minute or two); later loads take seconds")
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    quiet_transformers()
-    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-    network = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
-    del network.config.quantization_config  # de-quantised fp32 weights: drop the GGUF marker to save them
-    network.hf_quantizer = None
-    partial = target.with_name(target.name + ".partial")
-    try:
-        network.save_pretrained(partial)
-        tokenizer.save_pretrained(partial)
-        if target.exists():
-            shutil.rmtree(target)
-        partial.replace(target)
-    except OSError as error:
-        shutil.rmtree(partial, ignore_errors=True)
-        raise InBedderError(f"cannot save the converted {model.name} to {target} ({reason(error)}); free disk space "
-                            "or set INBEDDER_CACHE to a writable folder") from error
-    return target
+    return convert_gguf(model.gguf_path(), target, what=model.name)
 
 
 def ensure_model(model: CatalogueModel, *, show_progress_bar: bool = True) -> Path:

@@ -24,7 +24,7 @@ from pathlib import Path
 from inbedder.errors import InBedderError, one_line
 
 __all__ = [
-    "DEFAULT_GENERATOR", "DEFAULT_SENTENCE_ENCODER", "cache_dir", "cache_root", "check_models_folder",
+    "DEFAULT_GENERATOR", "DEFAULT_SENTENCE_ENCODER", "cache_dir", "cache_root", "check_models_folder", "convert_gguf",
     "converted_target", "embedded_generator_dir", "gguf_dir", "quiet_transformers", "sentence_encoder_path",
 ]
 
@@ -123,14 +123,23 @@ def embedded_generator_dir() -> Path:
         return target
     check_models_folder(target.parent)
     logger.warning("converting the embedded %s from GGUF once (about 30 s); later loads take a second", DEFAULT_GENERATOR)
+    return convert_gguf(source / _GGUF_FILE, target, what="the embedded model")
+
+
+def convert_gguf(gguf: Path, target: Path, *, what: str) -> Path:
+    """De-quantise a GGUF model into a plain transformers folder at ``target``, by atomic rename.
+
+    transformers de-quantises GGUF on every load (30 s to minutes), so each model is converted
+    once; an interrupted conversion never leaves a half-written model under ``target``.
+    """
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     quiet_transformers()
-    quiet = not logger.isEnabledFor(logging.WARNING)  # --quiet hid the notice above: hide the bar too
+    quiet = not logger.isEnabledFor(logging.WARNING)  # --quiet hid the notice: hide the bar too
     with contextlib.redirect_stderr(io.StringIO()) if quiet else contextlib.nullcontext():  # transformers' own tqdm
-        tokenizer = AutoTokenizer.from_pretrained(source, gguf_file=_GGUF_FILE)
-        model = AutoModelForCausalLM.from_pretrained(source, gguf_file=_GGUF_FILE, dtype=torch.float32)
+        tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+        model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
     # The de-quantised weights are plain fp32; drop the GGUF marker so they can be saved.
     del model.config.quantization_config
     model.hf_quantizer = None
@@ -138,14 +147,14 @@ def embedded_generator_dir() -> Path:
     try:
         model.save_pretrained(partial)
         tokenizer.save_pretrained(partial)
-        if target.exists():  # an incomplete copy (the complete case returned above)
+        if target.exists():  # an incomplete copy (a complete one is never converted again)
             shutil.rmtree(target)
-        partial.replace(target)  # atomic: an interrupted conversion never leaves a half-written model
+        partial.replace(target)
     except OSError as error:
         shutil.rmtree(partial, ignore_errors=True)
         raise InBedderError(
-            f"cannot save the converted embedded model to {target} ({reason(error)}); free disk space or set "
-            "INBEDDER_CACHE to a writable folder with about 600 MB free"
+            f"cannot save the converted {what} to {target} ({reason(error)}); free disk space or set "
+            "INBEDDER_CACHE to a writable folder with room for the fp32 copy"
         ) from error
     return target
 

@@ -194,7 +194,6 @@ def _shown(value: Any) -> str:
 
 
 # --------------------------------------------------------------------------- the record
-SHA256 = text()  # checked as hex below
 
 EMBEDDER: dict[str, tuple[bool, Check]] = {  # the InBedder(...) arguments that rebuild the model
     "model": (True, nullable(text(empty=False))),  # a hub id or a local folder; null: the embedded model

@@ -21,14 +21,14 @@ if TYPE_CHECKING:
 
 
 def parse_within(text: str) -> tuple[Path, int]:
-    """``"runs/aspect:2"`` -> (Path("runs/aspect"), 2); checked before any work, its ancestors too."""
-    from inbedder.persistence import read_record
+    """``"runs/aspect:2"`` -> (Path("runs/aspect"), 2); checked before any work (tensors and ancestors too)."""
+    from inbedder.persistence import read_saved
 
     folder, _, cluster = str(text).rpartition(":")
     if not folder or not cluster.lstrip("-").isdigit():
         raise InBedderError(f"--within {text!r} is not DIR:CLUSTER; pass a saved clustering's folder and a cluster "
                             "number, e.g. --within runs/aspect:2")
-    record = read_record(folder)
+    record = read_saved(folder)[0]
     number = int(cluster)
     known = sorted(int(c["cluster"]) for c in record["clusters"])
     if number not in known:

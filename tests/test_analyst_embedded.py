@@ -134,3 +134,24 @@ def test_seed_answers_start_from_the_matching_texts(aspect, reviews):
         matched = matching_rows(aspect.answers_, seed)
         assert seeded.seed_matches_[seed] == len(matched) > 0
         assert (seeded.labels_[matched] == cluster).mean() > 0.8  # cluster i is seed i's group
+
+
+def test_a_drill_down_of_a_drill_down_holds_only_its_ancestors_texts(aspect, reviews, tmp_path, shared_cache_env):
+    """Issue #26: --within child:0 applies the parent's filter first (three levels, the real model)."""
+    base, child = aspect.save(tmp_path / "base"), tmp_path / "child"
+    service = int(pd.Series(aspect.labels_[reviews["aspect"].eq("service").to_numpy()]).mode()[0])
+    source = [str(data_path("reviews.csv")), "--text-column", "review", "--quiet"]
+    assert main(["cluster", *source, "--within", f"{base}:{service}", "-i", "What went wrong with the service?",
+                 "--k", "2", "--save-clustering", str(child)]) == 0
+    assert main(["cluster", *source, "--within", f"{child}:0", "-i", "Is the customer happy?", "--k", "2",
+                 "-o", str(tmp_path / "grand.csv")]) == 0
+    grand = pd.read_csv(tmp_path / "grand.csv")
+    saved_child = InstructionClusterer.load(child)
+    in_base = reviews[aspect.labels_ == service]
+    expected = set(in_base["id"][saved_child.predict(in_base["review"]) == 0])
+    assert set(grand["id"]) == expected
+    everyone = set(reviews["id"][saved_child.predict(reviews["review"]) == 0])
+    assert everyone - expected  # what --within child:0 returned before: reviews never in the service cluster
+    parent = json.loads((tmp_path / "grand.csv.run.json").read_text())["parent"]
+    assert parent["clustering"] == str(child.resolve()) and parent["parent"]["clustering"] == str(base.resolve())
+    assert parent["parent"]["cluster"] == service and parent["texts"] == len(grand)

@@ -232,10 +232,6 @@ RECORD_CASES = {
 }
 
 
-def _tensor(change):
-    return lambda tensors: {**tensors, **change(tensors)}
-
-
 TENSOR_CASES = {
     "centroid width": (lambda t: {**t, "cluster_centers": t["cluster_centers"][:, :-1].copy()}, "mean has shape (32,), not (31,)"),
     "flat centroids": (lambda t: {**t, "cluster_centers": t["cluster_centers"].ravel().copy()}, "cluster_centers has shape"),
@@ -458,3 +454,24 @@ def test_an_uploaded_record_with_two_million_clusters_is_refused_before_the_page
         shown = for_page(caught.value, {str(unpacked): "big.zip"})
     assert shown.startswith("big.zip/clustering.json: n_clusters is 2000000, outside 1..10000") and "\n" not in shown
     assert "Something went wrong" not in shown
+
+
+def test_the_page_shows_one_line_for_a_clustering_that_is_refused(fitted, tmp_path, monkeypatch):
+    """Through the explorer (AppTest, before any run): the page's own one line, not "Something went wrong"."""
+    from streamlit.testing.v1 import AppTest
+
+    from inbedder.app import access
+    from inbedder.app.cli import EXPLORER
+
+    folder = fitted.save(tmp_path / "c")
+    record = read_record(folder)
+    record["n_clusters"] = 2_000_000
+    (folder / CONFIG_FILE).write_text(json.dumps(record), encoding="utf-8")
+    monkeypatch.setenv(access.ENV, "1")  # a local page: a folder may be loaded (the .zip goes the same way)
+    app = AppTest.from_file(str(EXPLORER), default_timeout=120)
+    app.run()
+    app.text_input(key="load_folder").set_value(str(folder))
+    app.button(key="load_run").click().run()
+    assert not app.exception and len(app.error) == 1, [e.value for e in app.error]
+    shown = app.error[0].value
+    assert "n_clusters is 2000000, outside 1..10000" in shown and "Something went wrong" not in shown and "\n" not in shown

@@ -103,6 +103,7 @@ def embedder_settings(model: InBedder, answer_prefix: str, *, embedded: bool) ->
         "layer": model.layer, "filter_answer_words": model.filter_answer_words, "answer_prefix": answer_prefix,
         "samples": model.samples, "temperature": model.temperature,
         "sentence_encoder": model.sentence_encoder_name, "seed": model.seed,
+        "dtype": getattr(model, "dtype", "fp32"),  # the resolved format: rebuilt the same on any machine
     }
 
 

@@ -87,6 +87,16 @@ def _shown(value: str) -> str:
     return repr(value if len(value) <= 60 else value[:57] + "...")
 
 
+def fetched_catalogue_models() -> list[str]:
+    """The catalogue's registry models already fetched and converted on this server.
+
+    A page others can reach offers these too, but never starts a download of a gigabyte for them.
+    """
+    from inbedder.catalogue import catalogue, status
+
+    return [name for name, entry in catalogue().items() if entry.from_registry and status(entry)["converted"]]
+
+
 def check_model_choice(model: str | None, adapter: str | None, *, allow_any: bool) -> None:
     """Refuse, in one line, a model or adapter outside the shipped choices of a restricted page."""
     if allow_any:
@@ -95,7 +105,7 @@ def check_model_choice(model: str | None, adapter: str | None, *, allow_any: boo
 
     fix = ("this explorer is reachable from other machines, so it loads only the embedded model and the "
            "shipped adapters; to load {} start it with `inbedder app --allow-any-model` (or on localhost)")
-    if model not in (None, "", DEFAULT_GENERATOR):
+    if model not in (None, "", DEFAULT_GENERATOR) and model not in fetched_catalogue_models():
         raise InBedderError(fix.format(f"model {_shown(model)}"))
     if adapter in (None, ""):
         return

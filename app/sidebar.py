@@ -191,7 +191,8 @@ def question_controls() -> tuple[pipeline.RunParams, bool, bool]:
     outliers = outlier_controls()
     with st.sidebar.expander("Model and method"):
         if allow_any_model():
-            model = st.text_input("Model (hub id or folder; empty: the embedded SmolLM2-135M-Instruct)", key="model")
+            model = st.text_input("Model (catalogue name such as qwen2.5-coder-0.5b, hub id or folder; "
+                                  "empty: the embedded SmolLM2-135M-Instruct)", key="model")
             adapter = st.text_input(
                 "LoRA adapter folder", key="adapter",
                 help="Empty: the shipped InBedder adapter for the embedded model, if installed; 'none': no adapter.",
@@ -199,14 +200,16 @@ def question_controls() -> tuple[pipeline.RunParams, bool, bool]:
         else:
             from inbedder.models import DEFAULT_GENERATOR
 
-            st.selectbox(
-                "Model", (f"embedded {DEFAULT_GENERATOR}",), key="model_choice", disabled=True,
-                help="This page is reachable from other machines, so it offers only the shipped models; "
-                     "start it with `inbedder app --allow-any-model` to load your own.",
+            fetched = access.fetched_catalogue_models()
+            picked = st.selectbox(
+                "Model", (f"embedded {DEFAULT_GENERATOR}", *fetched), key="model_choice", disabled=not fetched,
+                help="This page is reachable from other machines, so it offers only the shipped model and the "
+                     "catalogue models fetched on this server (`inbedder models fetch NAME`); start it with "
+                     "`inbedder app --allow-any-model` to load your own.",
             )
             choices = access.adapter_choices()
             label = st.selectbox("LoRA adapter", tuple(choices), key="adapter_choice")
-            model, adapter = "", choices[label] or ""
+            model, adapter = ("" if picked not in fetched else picked), choices[label] or ""
         method = st.selectbox("Method", (DEFAULT_METHOD, *METHODS), key="method",
                               help="1st-gen (the default) reads the state that chooses the answer's first word.")
         answer_space = st.checkbox(

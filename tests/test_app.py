@@ -263,6 +263,21 @@ def test_a_public_page_loads_only_the_embedded_model_and_shipped_adapters(tmp_pa
         access.check_model_choice(model, adapter, allow_any=True)
 
 
+def test_a_public_page_offers_catalogue_models_only_once_fetched_on_the_server():
+    from inbedder.catalogue import find
+
+    entry = find("qwen2.5-coder-0.5b")
+    with pytest.raises(InBedderError, match="loads only the embedded model"):  # never a download for a visitor
+        access.check_model_choice(entry.name, None, allow_any=False)
+    assert access.fetched_catalogue_models() == []
+    folder = entry.converted_dir()  # in this test's private cache
+    folder.mkdir(parents=True)
+    (folder / "config.json").write_text("{}")
+    (folder / "model.safetensors").write_bytes(b"")
+    assert access.fetched_catalogue_models() == [entry.name]
+    access.check_model_choice(entry.name, None, allow_any=False)
+
+
 @pytest.mark.parametrize("allow", ["0", "1"])
 def test_page_shows_a_picker_instead_of_free_model_fields_when_public(allow, monkeypatch):
     from streamlit.testing.v1 import AppTest

@@ -16,7 +16,7 @@ import numpy as np
 
 from inbedder.vectors import unit_rows
 
-DISPLAY_LIMIT = 20_000  # points drawn; see README for UMAP time at this size
+DISPLAY_LIMIT = 20_000  # points drawn; see docs/explorer.md for UMAP time at this size
 MIN_UMAP_POINTS = 15  # below this the map is PCA (UMAP's default neighbourhood is 15)
 NEIGHBOURS = 15
 

@@ -6,7 +6,7 @@ Usage:
 
 The sections can run as separate processes (``--skip``, ``--methods``), e.g. one per core with
 ``taskset -c 1 … --threads 1``: CPU seconds and the matmul rate are then per core and unaffected
-by the other process. README lists the exact commands behind its figures.
+by the other process. docs/speed.md lists the exact commands behind its figures.
 
 Prints Markdown tables (figures, not a test). The corpus is generated deterministically from
 data/qa/*.jsonl and data/reviews.csv: texts of 50–300 tokens (uniform), nothing downloaded.

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from inbedder.embedder import InBedder
 
 ANSWER_METHOD = "1st-gen"  # the one method whose vector is the LM head's input
-DEFAULT_ANSWER_SPACE = 50  # candidate answer tokens: measured best of 10–3,000 (README § Fine-tuning)
+DEFAULT_ANSWER_SPACE = 50  # candidate answer tokens: measured best of 10–3,000 (docs/fine-tuning.md)
 ROWS_PER_PASS = 1024  # the head's output is rows × vocabulary floats (49,152 for SmolLM2): 200 MB a pass
 
 

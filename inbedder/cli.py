@@ -155,7 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
     cluster.add_argument("--top-n", type=int, default=8, help="keywords per cluster (default %(default)s)")
     cluster.add_argument("--no-center", action="store_true",
                          help="cluster the raw unit vectors; by default the corpus' shared direction is taken out "
-                              "first, which measured better on every test set (README § Fine-tuning)")
+                              "first, which measured better on every test set (docs/fine-tuning.md)")
     cluster.add_argument("--no-standardize", action="store_true",
                          help="keep each dimension's own spread; by default every dimension is scaled to unit "
                               "variance over the corpus, so a few loud ones do not decide every distance")

@@ -40,7 +40,7 @@ def test_the_default_clusters_follow_the_question(default_model):
 
 
 def test_the_shipped_adapter_keeps_its_measured_quality_on_the_shipped_sets(default_model):
-    """Issue #11: the README's figures for the default (IntEmo HM 73.3, clustering HM 77.0 at seed 0
+    """Issue #11: the figures for the default in docs/fine-tuning.md (IntEmo HM 73.3, clustering HM 77.0 at seed 0
     with the clusterer's standardising; 73.5 without), as floors.
 
     The issue's targets (85 / 80) are not reached yet; these floors catch an adapter, template or

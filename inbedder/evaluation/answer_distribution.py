@@ -3,7 +3,7 @@
 Each corpus embedded together gets its own fitted answer space, as ``inbedder cluster
 --answer-space`` fits one, so the evaluation's k-means runs on exactly the clusterer's rows
 (``rows_are_framed``). Measured with ``bench/levers.py --answer-space`` and
-``bench/robustness_seeds.py --answer-space`` (README § Fine-tuning).
+``bench/robustness_seeds.py --answer-space`` (docs/fine-tuning.md).
 """
 
 from __future__ import annotations

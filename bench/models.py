@@ -38,7 +38,7 @@ QUESTION = "What aspect of the restaurant is discussed?"
 def _texts(count: int) -> list[str]:
     import pandas as pd
 
-    return pd.read_csv(data_path("reviews.csv"))["text"].astype(str).tolist()[:count]
+    return pd.read_csv(data_path("reviews.csv"))["review"].astype(str).tolist()[:count]
 
 
 def speed(name: str, adapter: str | None, dtype: str, texts: list[str]) -> tuple[float, np.ndarray]:

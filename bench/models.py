@@ -8,7 +8,10 @@ CPU multiplies bf16 natively, in bf16 with the per-text cosine between the two s
 come from one run, so their speeds compare (the machine is shared and noisy).
 
     python bench/models.py --models smollm2-135m,qwen2.5-coder-0.5b,qwen2.5-coder-0.5b=runs/qwen05-qa
-    python bench/models.py --models qwen2.5-coder-1.5b --skip quality      # speed only
+    python bench/models.py --models qwen2.5-coder-1.5b --skip quality      # speed and memory only
+    python bench/models.py --models smollm2-135m --skip quality --texts 8 --bf16   # bf16 where only emulated
+
+Run it from the repository root (the memory column starts one process per model, smallest first).
 """
 
 from __future__ import annotations
@@ -50,12 +53,24 @@ def speed(name: str, adapter: str | None, dtype: str, texts: list[str]) -> tuple
     return len(texts) / (time.perf_counter() - started), states
 
 
-def row(spec: str, *, texts: list[str], quality: bool, shipped, independent) -> dict:
+def peak_memory_gb(name: str, adapter: str | None) -> float:
+    """Peak RSS of a fresh process that loads the model and embeds 16 reviews (fp32), in GB."""
+    import resource
+    import subprocess
+
+    code = ("import sys; from inbedder import InBedder; sys.path.insert(0, 'bench'); from models import _texts, QUESTION; "
+            f"InBedder({name!r}, adapter={adapter!r}, cache=False, dtype='fp32').encode(_texts(16), QUESTION)")
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**20  # the largest child so far: run models smallest first
+
+
+def row(spec: str, *, texts: list[str], quality: bool, shipped, independent, bf16: bool) -> dict:
     name, _, adapter = spec.partition("=")
     shown = adapter or ("shipped" if name == "smollm2-135m" else "none (zero-shot)")
     result: dict = {"model": name, "adapter": shown}
+    result["peak_rss_gb"] = peak_memory_gb(name, adapter or None)
     result["fp32_texts_s"], fp32 = speed(name, adapter or None, "fp32", texts)
-    if cpu_has_bf16():
+    if bf16:
         result["bf16_texts_s"], bf16 = speed(name, adapter or None, "bf16", texts)
         result["bf16_min_cosine"] = float(np.min(np.sum(fp32 * bf16, axis=1)))
     if quality:
@@ -73,6 +88,8 @@ def main() -> None:
                         help="comma list of catalogue names, each optionally =ADAPTER_DIR")
     parser.add_argument("--texts", type=int, default=64, help="demo reviews for the speed columns (default %(default)s)")
     parser.add_argument("--skip", default="", help="quality: speed columns only")
+    parser.add_argument("--bf16", action="store_true",
+                        help="measure bf16 even where this CPU only emulates it (slow: use few --texts)")
     parser.add_argument("--output", help="also write the rows as JSON here")
     args = parser.parse_args()
     texts = _texts(args.texts)
@@ -80,13 +97,14 @@ def main() -> None:
     shipped = load_awareness("shipped", tasks=("triplets", "clustering")) if quality else None
     independent = load_independent(("clustering", "news")) if quality else None
     print(f"bf16: {'native on this CPU' if cpu_has_bf16() else 'not native on this CPU (emulated, far slower): fp32 only'}")
-    columns = ("fp32_texts_s", "bf16_texts_s", "bf16_min_cosine", "intemo_hm", "reviews_hm", "drug_hm", "news_v",
+    columns = ("peak_rss_gb", "fp32_texts_s", "bf16_texts_s", "bf16_min_cosine", "intemo_hm", "reviews_hm", "drug_hm", "news_v",
                "news_minilm_v", "demo_aspect_v", "demo_sentiment_v")
     print("| model | adapter | " + " | ".join(columns) + " |")
     print("|---|---|" + "--:|" * len(columns))
     rows = []
     for spec in args.models.split(","):
-        result = row(spec, texts=texts, quality=quality, shipped=shipped, independent=independent)
+        result = row(spec, texts=texts, quality=quality, shipped=shipped, independent=independent,
+                     bf16=args.bf16 or cpu_has_bf16())
         rows.append(result)
         cells = [f"{result[c]:.3f}" if isinstance(result.get(c), float) else "–" for c in columns]
         print(f"| {result['model']} | {result['adapter']} | " + " | ".join(cells) + " |", flush=True)

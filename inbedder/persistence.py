@@ -89,10 +89,10 @@ def embedder_settings(model: InBedder, answer_prefix: str, *, embedded: bool) ->
     from inbedder.models import resolve_adapter
 
     loaded = model.loaded
-    shipped = resolve_adapter(None, None)
+    shipped = resolve_adapter(None if embedded else loaded.name, None)  # a catalogue model's own adapter, if any
     adapter = None if loaded.adapter and shipped and Path(loaded.adapter).resolve() == Path(shipped).resolve() else loaded.adapter
-    if adapter is None and loaded.adapter is None and embedded:
-        adapter = "none"  # the embedded model without its shipped adapter
+    if adapter is None and loaded.adapter is None and shipped:
+        adapter = "none"  # a catalogue model without its shipped adapter
     name = loaded.name
     if Path(name).expanduser().exists():
         name = str(Path(name).expanduser().resolve())

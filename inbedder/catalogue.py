@@ -17,6 +17,7 @@ wheels to fetch from instead of the registry (offline machines; the tests).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -28,7 +29,6 @@ import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from inbedder.embedded import DEFAULT_GENERATOR, cache_root, check_models_folder, convert_gguf
 from inbedder.errors import InBedderError, one_line
@@ -102,8 +102,9 @@ def _entry(raw: dict) -> CatalogueModel:
     return CatalogueModel(parts=parts, **fields)
 
 
+@functools.lru_cache(maxsize=1)
 def catalogue() -> dict[str, CatalogueModel]:
-    """The shipped catalogue, by name, in its order."""
+    """The shipped catalogue, by name, in its order (read once: every model lookup asks it)."""
     from inbedder.data import path as data_path
 
     raw = json.loads(data_path("models/catalogue.json").read_text(encoding="utf-8"))
@@ -225,12 +226,12 @@ def fetch(model: CatalogueModel, *, show_progress_bar: bool = True) -> Path:
 
 
 # --------------------------------------------------------------------------- converting
-def convert(model: CatalogueModel, *, say: Callable[[str], None] | None = None) -> Path:
+def convert(model: CatalogueModel) -> Path:
     """The transformers copy of ``model``, converted once from its GGUF file (atomic rename)."""
     target = model.converted_dir()
     if status(model)["converted"]:
         return target
-    (say or logger.warning)(f"converting {model.name} from GGUF once (a minute or two); later loads take seconds")
+    logger.warning("converting %s from GGUF once (a minute or two); later loads take seconds", model.name)
     return convert_gguf(model.gguf_path(), target, what=model.name)
 
 

@@ -37,7 +37,7 @@ def run_models(args: argparse.Namespace) -> None:
         raise InBedderError(f"{args.name!r} is not in the catalogue; use one of: {', '.join(catalogue())}"
                             if args.name else f"name the model to fetch: one of {', '.join(catalogue())}")
     gguf = fetch(entry, show_progress_bar=not args.quiet)
-    folder = convert(entry, say=None if not args.quiet else (lambda line: None))
+    folder = convert(entry)  # its notice and bar follow --quiet through the log level
     if not args.quiet:
         print(f"{entry.name}: {gguf} verified (sha256 {entry.sha256[:12]}…); converted copy in {folder}")
 

@@ -101,7 +101,7 @@ def resolve_adapter(model: str | None, adapter: str | None) -> str | None:
 
     if adapter == NO_ADAPTER:
         return None
-    entry = find(model) if model is not None else find(DEFAULT_GENERATOR)
+    entry = find(model or DEFAULT_GENERATOR)
     if adapter is None and entry is not None and entry.adapter:
         shipped = data_path(entry.adapter)
         return str(shipped) if (shipped / "adapter_config.json").is_file() else None

@@ -73,10 +73,10 @@ def shipped_adapters() -> dict[str, str]:
 def adapter_choices() -> dict[str, str | None]:
     """Label → adapter value for the page's adapter picker when only shipped choices are allowed.
 
-    ``None`` lets :func:`inbedder.models.resolve_adapter` pick the shipped adapter of the
+    ``None`` lets :func:`inbedder.models.loading.resolve_adapter` pick the shipped adapter of the
     embedded model; ``"none"`` loads the bare model.
     """
-    from inbedder.models import NO_ADAPTER, SHIPPED_ADAPTER
+    from inbedder.models.loading import NO_ADAPTER, SHIPPED_ADAPTER
 
     default = Path(SHIPPED_ADAPTER).name
     others = {name: folder for name, folder in shipped_adapters().items() if name != default}
@@ -92,7 +92,7 @@ def fetched_catalogue_models() -> list[str]:
 
     A page others can reach offers these too, but never starts a download of a gigabyte for them.
     """
-    from inbedder.catalogue import catalogue, status
+    from inbedder.models.catalogue import catalogue, status
 
     return [name for name, entry in catalogue().items() if entry.from_registry and status(entry)["converted"]]
 
@@ -101,7 +101,7 @@ def check_model_choice(model: str | None, adapter: str | None, *, allow_any: boo
     """Refuse, in one line, a model or adapter outside the shipped choices of a restricted page."""
     if allow_any:
         return
-    from inbedder.models import DEFAULT_GENERATOR
+    from inbedder.models.loading import DEFAULT_GENERATOR
 
     fix = ("this explorer is reachable from other machines, so it loads only the embedded model and the "
            "shipped adapters; to load {} start it with `inbedder app --allow-any-model` (or on localhost)")

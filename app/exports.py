@@ -16,8 +16,8 @@ import numpy as np
 import pandas as pd
 
 from inbedder.io import Corpus
-from inbedder.report import id_column
-from inbedder.writing import neutralise_formulas
+from inbedder.cli.report import id_column
+from inbedder.io.writing import neutralise_formulas
 
 
 def per_text_table(
@@ -56,7 +56,7 @@ def _cell(value) -> str:
 
 def csv_bytes(frame: pd.DataFrame, *, raw: bool = False) -> bytes:
     """The frame as CSV; a text that a spreadsheet would run as a formula gets a leading ``'``
-    (:func:`inbedder.writing.neutralise_formulas`) unless ``raw``. The Parquet export stays exact."""
+    (:func:`inbedder.io.writing.neutralise_formulas`) unless ``raw``. The Parquet export stays exact."""
     return (frame if raw else neutralise_formulas(frame)).to_csv(index=False).encode("utf-8")
 
 

@@ -24,8 +24,8 @@ import pandas as pd
 from inbedder.errors import InBedderError
 
 if TYPE_CHECKING:
-    from inbedder.clustering import InstructionClusterer
-    from inbedder.embedder import InBedder
+    from inbedder.clustering.estimator import InstructionClusterer
+    from inbedder.encoding.embedder import InBedder
     from inbedder.io import Corpus
 
 # One model serves every browser tab and InBedder promises nothing about concurrent calls, so
@@ -46,7 +46,7 @@ class RunParams:
     adapter: str | None = None
     seed: int = 0
     min_similarity: float | str | None = None  # outliers: None (off), "auto" (5th percentile) or a cosine
-    answer_space: int | None = None  # the answer space (inbedder.answer_space); None: the state alone
+    answer_space: int | None = None  # the answer space (inbedder.clustering.answer_space); None: the state alone
 
     def same_embeddings(self, other: "RunParams | None") -> bool:
         """True when only k or the outlier cut differ, so the embeddings of ``other`` are those of this run."""
@@ -103,7 +103,7 @@ class Clustering:
 
 def load_model(model: str | None = None, adapter: str | None = None) -> InBedder:
     """An :class:`InBedder` for the page (the caller caches it; loading takes seconds)."""
-    from inbedder.options import ModelOptions
+    from inbedder.cli.options import ModelOptions
 
     return ModelOptions(model=model or None, adapter=adapter or None).build()
 
@@ -155,8 +155,8 @@ def cluster(
     corpus: Corpus | None = None, top_n_keywords: int = 8, n_examples: int = 4,
 ) -> Clustering:
     """Cluster texts whose embeddings are cached (run :func:`embed` first), explained by keywords."""
-    from inbedder.clustering import InstructionClusterer
-    from inbedder.report import run_record
+    from inbedder.clustering.estimator import InstructionClusterer
+    from inbedder.cli.report import run_record
 
     question = check_question(params.question)
     started = time.perf_counter()
@@ -194,7 +194,7 @@ def assign(
 
     Embedded with the saved settings (through the cache, with progress), as ``inbedder assign`` does.
     """
-    from inbedder.report import id_column
+    from inbedder.cli.report import id_column
 
     texts = list(corpus.texts)
     with _MODEL_LOCK:

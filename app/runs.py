@@ -54,7 +54,7 @@ def _project(embeddings: np.ndarray, limit: int, seed: int) -> projection.Projec
 def model(name: str | None, adapter: str | None):
     """The page's model for this choice, refused in one line outside what this page may load."""
     access.check_model_choice(name, adapter, allow_any=sidebar.allow_any_model())
-    from inbedder.models import cache_dir
+    from inbedder.models.loading import cache_dir
 
     return _model(name or "", adapter or "", str(cache_dir()))
 

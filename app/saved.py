@@ -5,7 +5,7 @@ and ``centroids.safetensors``, no pickle). The page hands it out as a .zip of th
 takes one back by upload, reading only those two files (at most 64 entries), each unpacked a
 chunk at a time up to its size limit whatever its header claims, so an upload cannot write
 anywhere else, fill the disk or the memory; what it holds is then checked by
-:mod:`inbedder.record_schema` before any model loads. No Streamlit here.
+:mod:`inbedder.clustering.record_schema` before any model loads. No Streamlit here.
 """
 
 from __future__ import annotations
@@ -20,10 +20,10 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from inbedder.errors import InBedderError, one_line
-from inbedder.persistence import CENTROIDS_FILE, CONFIG_FILE
+from inbedder.clustering.persistence import CENTROIDS_FILE, CONFIG_FILE
 
 if TYPE_CHECKING:
-    from inbedder.clustering import InstructionClusterer
+    from inbedder.clustering.estimator import InstructionClusterer
 
 MEMBERS = (CONFIG_FILE, CENTROIDS_FILE)
 MAX_MEMBER_MB = 64  # centroids of 200 clusters of 4,096 floats are 6.5 MB; the JSON is kilobytes

@@ -68,8 +68,8 @@ def save_section(result: runs.Result) -> None:
 
 def _load(folder: Path, source: str) -> Loaded:
     """Read, check and load the clustering in ``folder`` with the page's model for it."""
-    from inbedder.clustering import InstructionClusterer
-    from inbedder.persistence import read_saved
+    from inbedder.clustering.estimator import InstructionClusterer
+    from inbedder.clustering.persistence import read_saved
 
     record = read_saved(folder)[0]  # the JSON and the tensors checked before the model loads
     name, adapter = saved.embedder_choice(record)

@@ -178,8 +178,8 @@ def outlier_controls() -> float | str | None:
 
 def question_controls() -> tuple[pipeline.RunParams, bool, bool]:
     """The question, k, model and method; and whether Run or Stop was pressed."""
-    from inbedder.answer_space import DEFAULT_ANSWER_SPACE
-    from inbedder.methods import METHODS
+    from inbedder.clustering.answer_space import DEFAULT_ANSWER_SPACE
+    from inbedder.encoding.methods import METHODS
 
     st.sidebar.header("2 · Question")
     question = st.sidebar.text_input(
@@ -198,7 +198,7 @@ def question_controls() -> tuple[pipeline.RunParams, bool, bool]:
                 help="Empty: the shipped InBedder adapter for the embedded model, if installed; 'none': no adapter.",
             )
         else:
-            from inbedder.models import DEFAULT_GENERATOR
+            from inbedder.models.loading import DEFAULT_GENERATOR
 
             fetched = access.fetched_catalogue_models()
             picked = st.selectbox(

@@ -17,9 +17,9 @@ import numpy as np
 from sklearn.metrics import v_measure_score
 
 from inbedder import InBedder
-from inbedder.answer_space import ANSWER_METHOD, answer_log_probs
+from inbedder.clustering.answer_space import ANSWER_METHOD, answer_log_probs
 from inbedder.evaluation.independent import drug_reviews
-from inbedder.sources import run_options
+from inbedder.models.sources import run_options
 
 
 def main() -> None:

@@ -21,7 +21,7 @@ import torch
 from inbedder.data import path as data_path
 from inbedder.finetune import prepare
 from inbedder.finetune.features import FeatureBuilder, collate
-from inbedder.models import load_generator
+from inbedder.models.loading import load_generator
 
 QA_FILES = [str(data_path("qa/qa_part_a.jsonl")), str(data_path("qa/qa_part_b.jsonl"))]
 

@@ -10,7 +10,7 @@ import argparse
 import time
 
 from inbedder import InBedder
-from inbedder.demo import v_measure_table
+from inbedder.cli.demo import v_measure_table
 
 
 def main() -> None:

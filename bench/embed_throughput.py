@@ -247,7 +247,7 @@ def memory_run(n: int) -> None:
     from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
     from inbedder import InBedder
-    from inbedder.models import embedded_generator_dir
+    from inbedder.models.loading import embedded_generator_dir
 
     tokenizer = AutoTokenizer.from_pretrained(embedded_generator_dir())
     with tempfile.TemporaryDirectory() as folder:

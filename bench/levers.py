@@ -27,7 +27,7 @@ from inbedder.evaluation import evaluate_multilabel, evaluate_triplets, load_awa
 from inbedder.evaluation.answer_distribution import AnswerDistribution
 from inbedder.evaluation.independent import evaluate_two_labelling
 from inbedder.evaluation.subjects import Blend, MethodSubject, NoInstruction
-from inbedder.sources import run_options
+from inbedder.models.sources import run_options
 
 
 def subjects(method: str, layer: int | None, *, adapter: str | None, blend: str | None, weights: list[float],

@@ -30,8 +30,8 @@ from levers import measure  # noqa: E402  (bench/levers.py: the same columns as 
 
 from inbedder import InBedder  # noqa: E402
 from inbedder.data import path as data_path  # noqa: E402
-from inbedder.demo import v_measure_table  # noqa: E402
-from inbedder.devices import cpu_has_bf16  # noqa: E402
+from inbedder.cli.demo import v_measure_table  # noqa: E402
+from inbedder.models.devices import cpu_has_bf16  # noqa: E402
 from inbedder.evaluation import load_awareness, load_independent  # noqa: E402
 from inbedder.evaluation.subjects import MethodSubject  # noqa: E402
 

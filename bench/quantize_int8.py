@@ -6,7 +6,7 @@ compares the 1st-gen states (cosine to fp32). Run: OMP_NUM_THREADS=1 python benc
 """
 import time, torch, copy
 from transformers import AutoModelForCausalLM, AutoTokenizer
-from inbedder.models import embedded_generator_dir
+from inbedder.models.loading import embedded_generator_dir
 torch.set_num_threads(1)
 d = embedded_generator_dir()
 tok = AutoTokenizer.from_pretrained(d); tok.padding_side = "left"

@@ -20,7 +20,7 @@ from inbedder.evaluation.answer_distribution import AnswerDistribution
 from inbedder.evaluation.independent import independent_robustness
 from inbedder.evaluation.robustness import evaluate_robustness_task
 from inbedder.evaluation.subjects import MethodSubject
-from inbedder.sources import run_options
+from inbedder.models.sources import run_options
 
 FIGURES = ("correct", "incorrect", "delta_ci", "delta_ii", "strict_ci")
 

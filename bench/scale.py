@@ -105,7 +105,7 @@ def section_kmeans(sizes: list[int], k: int = 20) -> None:
     from sklearn.metrics import adjusted_rand_score
 
     from inbedder.distributed.clustering import fit_centroids
-    from inbedder.outliers import nearest_centres as assign
+    from inbedder.clustering.outliers import nearest_centres as assign
 
     print(f"\nk-means, k={k}, 576-d unit vectors (fit on all rows, then assign every row)\n")
     print("| rows | library | fit s | assign s | ARI vs truth |")

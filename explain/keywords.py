@@ -134,7 +134,7 @@ def question_echo(question: str) -> frozenset[str]:
     Answers often restate the question ("The sentiment of the review is positive"); those words
     say nothing about a cluster and would top its keywords and names. The InBedder paper's
     §4.3 filter drops every instruction word, but that filter is for avg-gen's hidden states
-    (``inbedder.engine``, unchanged); an explanation must keep the words that answer the
+    (``inbedder.encoding.engine``, unchanged); an explanation must keep the words that answer the
     question. So a question word stays when the question offers it as an option
     (:func:`offered_options`): asked "Is this review positive or negative?", clusters are
     named "positive" and "negative" and those are their keywords, while under "What is the

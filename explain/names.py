@@ -26,7 +26,7 @@ from inbedder.stopwords import content_words, singular
 from .keywords import question_echo
 
 if TYPE_CHECKING:
-    from inbedder.embedder import InBedder
+    from inbedder.encoding.embedder import InBedder
 
 OUTLIER = -1
 OUTLIER_NAME = "other"
@@ -136,7 +136,7 @@ def generated_names(model: InBedder, inputs: Mapping[int, str], *, batch_size: i
     Greedy decoding (so a rerun gives the same names) through the engine, so names are cached
     like any answer. Refused for masked LMs and sentence encoders, which cannot write.
     """
-    from inbedder.models import CAUSAL
+    from inbedder.models.loading import CAUSAL
 
     if model.family != CAUSAL:
         raise InBedderError(f"naming clusters needs a generative (causal) model; {model.loaded.name} is a "

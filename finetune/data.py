@@ -185,7 +185,7 @@ def _read_hub(source: str) -> pd.DataFrame:
             f"{source!r} is not a local file (no such file here), and reading it as a dataset-hub id needs "
             "`pip install datasets`; pass the path of a JSONL/CSV/TSV/Parquet file"
         ) from error
-    from inbedder.models import hub_reachable
+    from inbedder.models.loading import hub_reachable
 
     if not os.environ.get("HF_HUB_OFFLINE") and not hub_reachable():
         raise InBedderError(

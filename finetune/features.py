@@ -1,6 +1,6 @@
 """Token ids and labels for one training example, laid out exactly as InBedder embeds.
 
-The prompt comes from the same :class:`~inbedder.prompts.PromptBuilder` the embedder uses, so
+The prompt comes from the same :class:`~inbedder.encoding.prompts.PromptBuilder` the embedder uses, so
 a model is always trained with the template it is later embedded with (the paper's released
 script silently switched to the Alpaca order for its own data; this cannot). Loss falls only on
 the answer: the answer tokens plus end-of-sequence for causal and seq2seq models, a fixed row
@@ -14,9 +14,9 @@ from dataclasses import dataclass
 import torch
 
 from inbedder.finetune.data import QAExample
-from inbedder.encoders.masked import add_mask_slots
-from inbedder.models import MASKED, SEQ2SEQ
-from inbedder.prompts import PromptBuilder
+from inbedder.encoding.encoders.masked import add_mask_slots
+from inbedder.models.loading import MASKED, SEQ2SEQ
+from inbedder.encoding.prompts import PromptBuilder
 
 IGNORE = -100  # label value the loss skips (prompt tokens, padding)
 

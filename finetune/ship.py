@@ -26,7 +26,7 @@ def ship_adapter(run: str | Path, destination: str | Path, *, replace: bool = Fa
     from safetensors.torch import load, save_file
 
     from inbedder.errors import InBedderError
-    from inbedder.sources import is_whole_model
+    from inbedder.models.sources import is_whole_model
 
     run, destination = Path(run), Path(destination)
     missing = [name for name in FILES if not (run / name).is_file()]

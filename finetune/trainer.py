@@ -25,8 +25,8 @@ import torch
 from inbedder.errors import InBedderError
 from inbedder.finetune.data import PreparedData, QAExample, prepare, split_by_input
 from inbedder.finetune.features import FeatureBuilder, collate
-from inbedder.models import CAUSAL, DEFAULT_GENERATOR, MASKED, SEQ2SEQ, check_model, load_generator, resolve_device
-from inbedder.prompts import NAMED_TEMPLATES
+from inbedder.models.loading import CAUSAL, DEFAULT_GENERATOR, MASKED, SEQ2SEQ, check_model, load_generator, resolve_device
+from inbedder.encoding.prompts import NAMED_TEMPLATES
 
 logger = logging.getLogger(__name__)
 

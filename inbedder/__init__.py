@@ -10,12 +10,12 @@ import importlib
 from typing import Any
 
 from inbedder.errors import InBedderError
-from inbedder.methods import METHODS
+from inbedder.encoding.methods import METHODS
 
 __all__ = ["InBedder", "InstructionClusterer", "InBedderError", "METHODS"]
 __version__ = "0.1.0"
 
-_LAZY = {"InBedder": "inbedder.embedder", "InstructionClusterer": "inbedder.clustering"}
+_LAZY = {"InBedder": "inbedder.encoding.embedder", "InstructionClusterer": "inbedder.clustering.estimator"}
 
 
 def __getattr__(name: str) -> Any:

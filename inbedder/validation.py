@@ -76,8 +76,8 @@ BOUNDS = (
 def check_options(*options: object) -> None:
     """Every numeric parameter within its range, and a usable ``device``, before any work.
 
-    ``options`` are objects holding parameters as attributes (:class:`~inbedder.options.ModelOptions`,
-    :class:`~inbedder.options.ClusterOptions`); each parameter is read from the first that has it.
+    ``options`` are objects holding parameters as attributes (:class:`~inbedder.cli.options.ModelOptions`,
+    :class:`~inbedder.cli.options.ClusterOptions`); each parameter is read from the first that has it.
     """
     for bound in BOUNDS:
         holder = next((source for source in options if hasattr(source, bound.parameter)), None)
@@ -85,7 +85,7 @@ def check_options(*options: object) -> None:
             bound.check(getattr(holder, bound.parameter))
     device = next((source.device for source in options if getattr(source, "device", None)), None)
     if device:
-        from inbedder.models import resolve_device  # imports torch: only when a device is named
+        from inbedder.models.loading import resolve_device  # imports torch: only when a device is named
 
         resolve_device(device)
 

@@ -16,7 +16,7 @@ from transformers import (
     T5ForConditionalGeneration,
 )
 
-from inbedder.models import embedded_generator_dir, sentence_encoder_path
+from inbedder.models.loading import embedded_generator_dir, sentence_encoder_path
 
 
 @pytest.fixture(scope="session")

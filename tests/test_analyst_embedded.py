@@ -15,11 +15,11 @@ import pytest
 from safetensors.numpy import load_file, save_file
 
 from inbedder import InBedder, InstructionClusterer
-from inbedder.cli import main
+from inbedder.cli.main import main
 from inbedder.data import path as data_path
-from inbedder.demo import DEMO_QUESTIONS
-from inbedder.models import resolve_adapter
-from inbedder.seeding import matching_rows
+from inbedder.cli.demo import DEMO_QUESTIONS
+from inbedder.models.loading import resolve_adapter
+from inbedder.clustering.seeding import matching_rows
 
 pytestmark = pytest.mark.slow
 

@@ -9,12 +9,12 @@ import pandas as pd
 import pytest
 
 from inbedder import InBedder, InstructionClusterer
-from inbedder.cli import main
+from inbedder.cli.main import main
 from inbedder.errors import InBedderError, NotFittedError
 from inbedder.explain.names import clean_name, phrase_names
-from inbedder.outliers import mark, nearest_centres, threshold
-from inbedder.persistence import CENTROIDS_FILE, CONFIG_FILE, read_record
-from inbedder.seeding import matching_rows, parse_seeds, seed_centres
+from inbedder.clustering.outliers import mark, nearest_centres, threshold
+from inbedder.clustering.persistence import CENTROIDS_FILE, CONFIG_FILE, read_record
+from inbedder.clustering.seeding import matching_rows, parse_seeds, seed_centres
 
 WORDS = "pasta staff price jazz ramen bill wine noise view dessert waiter table".split()
 TEXTS = [f"The {WORDS[i % 12]} and the {WORDS[(i * 5) % 12]} were {'good' if i % 3 else 'bad'}, visit {i}." for i in range(30)]

@@ -1,4 +1,4 @@
-"""Issue #11's answer space (inbedder.answer_space) and its evaluation subject, on a tiny llama."""
+"""Issue #11's answer space (inbedder.clustering.answer_space) and its evaluation subject, on a tiny llama."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from inbedder import InBedder
-from inbedder.answer_space import answer_log_probs, likeliest_tokens
+from inbedder.clustering.answer_space import answer_log_probs, likeliest_tokens
 from inbedder.errors import InBedderError
 from inbedder.evaluation.answer_distribution import AnswerDistribution
 from inbedder.vectors import CorpusFrame, unit_rows
@@ -58,7 +58,7 @@ def test_rows_join_the_standardised_state_and_the_centred_answer_part_at_the_wei
 
 def test_the_head_runs_a_few_rows_at_a_time_with_the_same_result(llama, monkeypatch):
     """A large corpus never holds its rows × vocabulary matrix: passes of 2 rows give the same space."""
-    from inbedder import answer_space
+    from inbedder.clustering import answer_space
 
     states = llama.encode(TEXTS, QUESTION, method="1st-gen", normalize_embeddings=False)
     whole_rows, whole = answer_space.AnswerFrame.fit(states, _head(llama), tokens=6, weight=0.3)
@@ -113,7 +113,7 @@ def test_inbedder_assign_sorts_new_texts_into_the_answer_space_clusters(llama, t
     import pandas as pd
 
     from inbedder import InstructionClusterer
-    from inbedder.cli import main
+    from inbedder.cli.main import main
 
     clusterer = InstructionClusterer(llama, QUESTION, n_clusters=3, answer_space=6).fit(MORE)
     folder = clusterer.save(tmp_path / "space")
@@ -161,7 +161,7 @@ def test_the_answer_space_refuses_methods_without_a_head_input_before_embedding(
     (["--answer-space", "5", "--method", "avg-gen"], "1st-gen at the last layer"),
 ])
 def test_the_cli_refuses_a_bad_answer_space_in_one_line(tiny_models, tmp_path, capsys, extra, message):
-    from inbedder.cli import main
+    from inbedder.cli.main import main
 
     source = tmp_path / "r.txt"
     source.write_text("\n".join(MORE) + "\n")
@@ -176,7 +176,7 @@ def test_the_cli_clusters_in_the_answer_space_and_records_it(tiny_models, tmp_pa
     import json
 
     from inbedder import InstructionClusterer
-    from inbedder.cli import main
+    from inbedder.cli.main import main
 
     source = tmp_path / "r.txt"
     source.write_text("\n".join(MORE) + "\n")

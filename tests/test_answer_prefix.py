@@ -1,6 +1,6 @@
 """The answer-prefix search on hand-made answers whose right opening is known."""
 
-from inbedder.answer_prefix import evenly_spaced, shared_opening, uninformative
+from inbedder.encoding.answer_prefix import evenly_spaced, shared_opening, uninformative
 
 WORDS = ["<eos>", "The", " sentiment", " of", " the", " review", " is", " positive", " negative", " reviewer",
          " discussing", " restaurant", "'s", " food", " ambiance", " price", " mixed"]

@@ -26,7 +26,7 @@ from browser_cdp import wait_healthy as _wait_healthy
 from inbedder.app import access, exports, figures, loading, pipeline, projection
 from inbedder.app.cli import EXPLORER, streamlit_command
 from inbedder.app.messages import escape_markdown, for_page, hover_text
-from inbedder.cli import build_parser
+from inbedder.cli.main import build_parser
 from inbedder.errors import InBedderError
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
@@ -179,7 +179,7 @@ def test_figures_and_exports_from_a_clustering_table():
 
 def _auto_k(embeddings: np.ndarray) -> dict[int, float]:
     """The page's automatic k: the clusterer's silhouette curve on these embeddings."""
-    from inbedder.clustering import InstructionClusterer
+    from inbedder.clustering.estimator import InstructionClusterer
 
     texts = [f"text {i}" for i in range(len(embeddings))]
     return InstructionClusterer(None, "q?", n_clusters="auto").fit(texts, embeddings=embeddings).silhouette_scores_
@@ -243,7 +243,7 @@ def test_page_decision_follows_the_command_else_the_listen_address():
 
 
 def test_a_public_page_loads_only_the_embedded_model_and_shipped_adapters(tmp_path):
-    from inbedder.models import DEFAULT_GENERATOR, NO_ADAPTER, shipped_adapter_dir
+    from inbedder.models.loading import DEFAULT_GENERATOR, NO_ADAPTER, shipped_adapter_dir
 
     choices = access.adapter_choices()
     assert list(choices.values())[:2] == [None, NO_ADAPTER]
@@ -264,7 +264,7 @@ def test_a_public_page_loads_only_the_embedded_model_and_shipped_adapters(tmp_pa
 
 
 def test_a_public_page_offers_catalogue_models_only_once_fetched_on_the_server():
-    from inbedder.catalogue import find
+    from inbedder.models.catalogue import find
 
     entry = find("qwen2.5-coder-0.5b")
     with pytest.raises(InBedderError, match="loads only the embedded model"):  # never a download for a visitor
@@ -674,8 +674,8 @@ def fitted(tiny_models):
 
 def test_saved_zip_loads_back_and_assigns_with_names_and_similarity(fitted, tmp_path):
     from inbedder.app import saved
-    from inbedder.clustering import InstructionClusterer
-    from inbedder.persistence import read_record
+    from inbedder.clustering.estimator import InstructionClusterer
+    from inbedder.clustering.persistence import read_record
 
     assert fitted.outliers >= 1 and fitted.names[-1] == "other" and fitted.outlier_threshold is not None
     data = saved.zip_bytes(fitted.clusterer, "reviews")

@@ -26,7 +26,7 @@ from sklearn.metrics import adjusted_rand_score, v_measure_score  # noqa: E402
 
 from inbedder import InBedder, InBedderError  # noqa: E402
 from inbedder.data import path  # noqa: E402
-from inbedder.demo import DEMO_QUESTIONS  # noqa: E402
+from inbedder.cli.demo import DEMO_QUESTIONS  # noqa: E402
 from inbedder.integrations.bertopic import InBedderBackend  # noqa: E402
 
 ASPECT = DEMO_QUESTIONS["aspect"][0]
@@ -62,7 +62,7 @@ def test_bertopic_fits_on_the_default_backend_with_inbedder_vectors(reviews, sha
 
     assert isinstance(backend, BaseEmbedder) and model.embedding_model is backend
     assert len(topics) == len(docs) and set(topics) == {0, 1, 2, 3}
-    from inbedder.models import shipped_adapter_dir
+    from inbedder.models.loading import shipped_adapter_dir
 
     assert backend.inbedder.loaded.adapter == str(shipped_adapter_dir())
     expected = shared_model.encode(docs, ASPECT)  # computed apart, in another cache

@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 
 from inbedder import InBedder, InBedderError
-from inbedder.cache import EmbeddingCache
-from inbedder.cli import FLAGS, main
+from inbedder.encoding.cache import EmbeddingCache
+from inbedder.cli.main import FLAGS, main
 
 DIM = 16
 
@@ -123,7 +123,7 @@ def test_a_damaged_row_is_returned_as_missing_with_one_warning(tmp_path, caplog,
     keys = _rows(path)
     _set_vector(path, keys[2], blob)
     cache = EmbeddingCache(path)
-    with caplog.at_level(logging.WARNING, logger="inbedder.cache"):
+    with caplog.at_level(logging.WARNING, logger="inbedder.encoding.cache"):
         found = cache.get(keys)
     vector, answer = found[keys[2]]
     assert vector is None and answer == "answer 2"  # the vector is recomputed, the answer kept
@@ -136,7 +136,7 @@ def test_an_expected_dimension_rejects_every_row_of_another_length(tmp_path, cap
     path = tmp_path / "embeddings.sqlite"
     keys = _rows(path, 3)
     cache = EmbeddingCache(path)
-    with caplog.at_level(logging.WARNING, logger="inbedder.cache"):
+    with caplog.at_level(logging.WARNING, logger="inbedder.encoding.cache"):
         assert all(found[0] is not None for found in cache.get(keys, dim=DIM).values())
         assert all(found[0] is None for found in cache.get(keys, dim=DIM * 2).values())
     assert "3 damaged row" in caplog.records[-1].getMessage()
@@ -165,7 +165,7 @@ def test_the_embedder_recomputes_a_damaged_row_and_loses_nothing(tiny_models, tm
     _set_vector(path, keys[0], b"\x01\x02\x03")  # a torn write
     _set_vector(path, keys[1], np.ones(7, dtype=np.float32).tobytes())  # a row of another length
     again = InBedder(tiny_models["llama"], cache=path, device="cpu")
-    with caplog.at_level(logging.WARNING, logger="inbedder.cache"):
+    with caplog.at_level(logging.WARNING, logger="inbedder.encoding.cache"):
         after = again.encode(texts, "What is the review about?", normalize_embeddings=False)
     np.testing.assert_allclose(after, before, atol=1e-5)
     assert any("2 damaged row(s)" in r.getMessage() for r in caplog.records)

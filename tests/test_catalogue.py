@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from inbedder.catalogue import CatalogueModel, Part, catalogue, ensure_model, fetch, find, status
-from inbedder.devices import cpu_has_bf16, resolve_dtype
+from inbedder.models.catalogue import CatalogueModel, Part, catalogue, ensure_model, fetch, find, status
+from inbedder.models.devices import cpu_has_bf16, resolve_dtype
 from inbedder.errors import InBedderError
 
 VERSION = "0.3.1"

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from safetensors.numpy import load_file
 
-from inbedder.cli import main
+from inbedder.cli.main import main
 
 REVIEWS = [
     "The pasta was overcooked and bland.",

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from inbedder.cli import FLAGS, main
+from inbedder.cli.main import FLAGS, main
 from inbedder.errors import InBedderError
 
 TEXTS = [
@@ -79,7 +79,7 @@ def test_cluster_embed_and_assign_neutralise_formulas_in_csv_but_keep_parquet_ex
 
 
 def test_neutralise_formulas_touches_only_string_cells_that_would_run():
-    from inbedder.writing import neutralise_formulas
+    from inbedder.io.writing import neutralise_formulas
 
     frame = pd.DataFrame({
         "text": ["=1+1", "\tcmd", "\rcmd", "-3.5", "+7", "- a list item", "@user", "plain", None],
@@ -126,7 +126,7 @@ def test_non_finite_numbers_are_refused_before_the_model_loads(tmp_path, capsys,
 def test_the_library_refuses_non_finite_numbers_before_any_work(tmp_path):
     from inbedder import InBedder, InstructionClusterer
     from inbedder.distributed import embed_dataset
-    from inbedder.options import ClusterOptions, ModelOptions
+    from inbedder.cli.options import ClusterOptions, ModelOptions
 
     for value in (math.nan, math.inf):
         with pytest.raises(InBedderError, match="temperature"):

@@ -334,7 +334,7 @@ def test_one_v_measure_with_one_rule_for_missing_labels():
 
 # --------------------------------------------------------------------------- the run record
 def test_run_record_has_the_chosen_k_and_the_silhouette_curve(tiny, reviews):
-    from inbedder.report import format_summary, run_record
+    from inbedder.cli.report import format_summary, run_record
 
     corpus = SimpleNamespace(texts=reviews, skipped=0, id_name="row")
     auto = InstructionClusterer(tiny, QUESTION, n_clusters="auto", n_init=1).fit(reviews)

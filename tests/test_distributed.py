@@ -73,7 +73,7 @@ def test_the_driver_plans_with_references_and_probes_the_local_sample(tmp_path):
     """The plan carries no texts; actors read them back; the probe sample is the local engine's."""
     import pickle
 
-    from inbedder.answer_prefix import evenly_spaced
+    from inbedder.encoding.answer_prefix import evenly_spaced
     from inbedder.distributed.engine import _plan
     from inbedder.distributed.probe import DistinctTexts
     from inbedder.distributed.shards import RowReader
@@ -216,7 +216,7 @@ def test_the_cli_runs_on_ray_and_resumes(tiny_models, tmp_path, capsys):
     """``inbedder cluster --engine ray`` end to end (Ray started and stopped by the command itself)."""
     import json
 
-    from inbedder.cli import main
+    from inbedder.cli.main import main
 
     ray.shutdown()  # the command must start Ray itself (an earlier test may have left one up)
     source = tmp_path / "reviews.csv"
@@ -270,7 +270,7 @@ def test_the_cli_clusters_in_the_answer_space_on_ray(tiny_models, tmp_path, loca
     a method without a head input is refused in one line before any shard is written."""
     import json
 
-    from inbedder.cli import main
+    from inbedder.cli.main import main
 
     source = tmp_path / "reviews.csv"
     pd.DataFrame({"text": TEXTS}).to_csv(source, index=False)
@@ -291,7 +291,7 @@ def test_the_cli_clusters_in_the_answer_space_on_ray(tiny_models, tmp_path, loca
 
 def test_int_ids_stay_int64_in_the_shards_and_clusters_files(tiny_models, tmp_path, local_ray, capsys):
     """A Parquet input's int64 ids (and a dataset's) come back int64, so the clusters merge onto the input."""
-    from inbedder.cli import main
+    from inbedder.cli.main import main
 
     source = tmp_path / "reviews.parquet"
     frame = pd.DataFrame({"id": np.arange(1000, 1000 + len(TEXTS), dtype=np.int64), "text": TEXTS})

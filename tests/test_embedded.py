@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from inbedder import InBedder, InstructionClusterer
-from inbedder.demo import DEMO_QUESTIONS, v_measure_table
+from inbedder.cli.demo import DEMO_QUESTIONS, v_measure_table
 from inbedder.evaluation import evaluate_multilabel, evaluate_triplets, load_awareness
 from inbedder.evaluation.subjects import MethodSubject
 
@@ -55,7 +55,7 @@ def test_the_shipped_adapter_keeps_its_measured_quality_on_the_shipped_sets(defa
 
 
 def test_the_default_is_the_embedded_model_with_the_shipped_adapter(default_model):
-    from inbedder.models import shipped_adapter_dir
+    from inbedder.models.loading import shipped_adapter_dir
 
     assert default_model.loaded.adapter == str(shipped_adapter_dir())
     assert default_model.template == "inbedder" and default_model.max_new_tokens == 3
@@ -80,7 +80,7 @@ def test_the_same_seed_gives_the_same_clusters_and_keywords(default_model):
 def test_the_embedded_model_loads_from_the_converted_copy_fast(converted_model_dir):
     import time
 
-    from inbedder.models import load_generator
+    from inbedder.models.loading import load_generator
 
     started = time.time()
     loaded = load_generator(device="cpu")

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from inbedder import InBedder, InBedderError
-from inbedder.embedder import METHODS
+from inbedder.encoding.embedder import METHODS
 
 TEXTS = [
     "The soup was cold and the bread was stale.",

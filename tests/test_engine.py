@@ -14,11 +14,12 @@ import pytest
 import torch
 from test_speed_paths import QUESTIONS, TEXTS, assert_same, reference
 
-from inbedder import InBedder, InBedderError, planner
-from inbedder.answer_prefix import PROBE_TOKENS, evenly_spaced, shared_opening
-from inbedder.cache import EmbeddingCache, settings_key
-from inbedder.encoders import runners
-from inbedder.methods import (
+from inbedder import InBedder, InBedderError
+from inbedder.encoding import planner
+from inbedder.encoding.answer_prefix import PROBE_TOKENS, evenly_spaced, shared_opening
+from inbedder.encoding.cache import EmbeddingCache, settings_key
+from inbedder.encoding.encoders import runners
+from inbedder.encoding.methods import (
     DIRECT_METHODS, EMBEDDED_SENTENCE_ENCODER, METHODS, SENTENCE_METHODS, SPECS, methods_for,
 )
 
@@ -53,7 +54,7 @@ def test_the_method_table_says_what_each_method_does():
 
 def test_no_method_names_outside_the_table():
     """The engine reads traits from the table; a quoted method name in its code would be a second table."""
-    root = Path(__file__).resolve().parent.parent / "inbedder"
+    root = Path(__file__).resolve().parent.parent / "inbedder" / "encoding"
     files = [root / "embedder.py", root / "engine.py", root / "planner.py", *sorted((root / "encoders").glob("*.py"))]
     quoted = re.compile("[\"'](" + "|".join(map(re.escape, METHODS)) + ")[\"']")
     for path in files:

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from inbedder import data as shipped
-from inbedder.cli import main
+from inbedder.cli.main import main
 from inbedder.errors import InBedderError
 from inbedder.evaluation import metrics
 from inbedder.evaluation.awareness import evaluate_multilabel, evaluate_sts, evaluate_triplets

@@ -11,12 +11,12 @@ import torch
 from safetensors.torch import load_file
 
 from inbedder import InBedder, InBedderError
-from inbedder.cli import FLAGS, main
+from inbedder.cli.main import FLAGS, main
 from inbedder.finetune import FinetuneConfig, QAExample, finetune, prepare, strip_answer
 from inbedder.finetune.data import split_by_input
 from inbedder.finetune.features import IGNORE, FeatureBuilder
-from inbedder.models import CAUSAL, MASKED, load_generator
-from inbedder.sources import run_options
+from inbedder.models.loading import CAUSAL, MASKED, load_generator
+from inbedder.models.sources import run_options
 
 PASSAGES = [
     ("The pasta was overcooked but the waiter was lovely.", "What is praised?", "The waiter."),

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from inbedder.cli import FLAGS
+from inbedder.cli.main import FLAGS
 from inbedder.errors import InBedderError
 from inbedder.io import (
     Corpus,

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from inbedder.errors import InBedderError
 from inbedder.io import read_corpus, read_table, write_table
-from inbedder.writing import neutralise_formulas
+from inbedder.io.writing import neutralise_formulas
 
 FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

@@ -20,8 +20,8 @@ import pytest
 import torch
 
 from inbedder import InBedderError
-from inbedder.cli import FLAGS, main
-from inbedder.models import (
+from inbedder.cli.main import FLAGS, main
+from inbedder.models.loading import (
     cache_dir,
     check_layer,
     check_model,
@@ -79,7 +79,7 @@ def test_the_hub_check_takes_well_under_five_seconds_and_loads_nothing(tmp_path)
     script = (
         "import sys, time\n"
         "from inbedder.errors import InBedderError\n"
-        "from inbedder.models import check_model\n"
+        "from inbedder.models.loading import check_model\n"
         "t = time.monotonic()\n"
         "try:\n"
         "    check_model('nobody/no-such-model')\n"
@@ -102,7 +102,7 @@ def test_a_cached_hub_model_loads_offline_without_retry_lines(tmp_path, tiny_mod
     (snapshot.parents[1] / "refs").mkdir()
     (snapshot.parents[1] / "refs" / "main").write_text("a" * 40)
     script = (
-        "from inbedder.models import load_generator\n"
+        "from inbedder.models.loading import load_generator\n"
         "loaded = load_generator('someorg/tiny', device='cpu')\n"
         "print(loaded.name, loaded.fingerprint, loaded.model.config.num_hidden_layers)\n"
     )

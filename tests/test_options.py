@@ -1,6 +1,6 @@
 """Options as dataclasses, and errors in the library's words shown as flags by the CLI.
 
-The CLI, the evaluation CLI (and the explorer) build :class:`~inbedder.options.ModelOptions`
+The CLI, the evaluation CLI (and the explorer) build :class:`~inbedder.cli.options.ModelOptions`
 from the same flags; the library names parameters (``layer=99``), the CLI prints flags
 (``--layer 99``) through one table, :data:`inbedder.cli.FLAGS`.
 """
@@ -17,10 +17,10 @@ import pandas as pd
 import pytest
 
 from inbedder import InBedder, InBedderError, InstructionClusterer
-from inbedder.cli import FLAGS, build_parser, main, run_cluster
+from inbedder.cli.main import FLAGS, build_parser, main, run_cluster
 from inbedder.finetune import FinetuneConfig
 from inbedder.io import read_corpus
-from inbedder.options import ClusterOptions, InputOptions, ModelOptions
+from inbedder.cli.options import ClusterOptions, InputOptions, ModelOptions
 
 TEXTS = [
     "The pasta was overcooked and bland.", "Lovely staff, they remembered our names.",

@@ -16,7 +16,7 @@ import pytest
 from sklearn.metrics import adjusted_rand_score
 
 from inbedder import InBedder, InstructionClusterer
-from inbedder.cli import main
+from inbedder.cli.main import main
 
 TEXTS = [
     "The pasta was overcooked and bland.", "Lovely staff, they remembered our names.",
@@ -153,7 +153,7 @@ def test_k_advice_is_advice_that_works(tiny_models, tmp_path, capsys, texts, wor
 def test_help_and_input_errors_do_not_import_torch(tmp_path):
     code = (
         "import sys, contextlib, io\n"
-        "from inbedder.cli import main\n"
+        "from inbedder.cli.main import main\n"
         "with contextlib.redirect_stdout(io.StringIO()):\n"
         "    try: main(['cluster', '--help'])\n"
         "    except SystemExit: pass\n"
@@ -197,7 +197,7 @@ def test_progress_says_how_many_texts_came_from_the_cache(tiny_models, tmp_path,
 
 def test_staged_files_land_together_or_not_at_all(tmp_path):
     from inbedder.io import write_embeddings, write_table
-    from inbedder.outputs import staged_files
+    from inbedder.io.outputs import staged_files
 
     folder = tmp_path / "out"
     folder.mkdir()

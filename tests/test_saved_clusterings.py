@@ -24,9 +24,9 @@ from hypothesis import strategies as st
 from safetensors.numpy import load_file, save
 
 from inbedder import InBedder, InstructionClusterer
-from inbedder.cli import main
+from inbedder.cli.main import main
 from inbedder.errors import InBedderError
-from inbedder.persistence import CENTROIDS_FILE, CONFIG_FILE, read_record, read_saved
+from inbedder.clustering.persistence import CENTROIDS_FILE, CONFIG_FILE, read_record, read_saved
 
 WORDS = "pasta staff price jazz ramen bill wine noise view dessert waiter table".split()
 TEXTS = [f"The {WORDS[i % 12]} and the {WORDS[(i * 5) % 12]} were {'good' if i % 3 else 'bad'}, visit {i}." for i in range(30)]

@@ -18,9 +18,9 @@ import pytest
 import torch
 
 from inbedder import InBedder
-from inbedder.encoders import runners
-from inbedder.encoders.sampling import row_seed
-from inbedder.encoders.shared_prefix import TextPrompts, common_prefix_length
+from inbedder.encoding.encoders import runners
+from inbedder.encoding.encoders.sampling import row_seed
+from inbedder.encoding.encoders.shared_prefix import TextPrompts, common_prefix_length
 from inbedder.stopwords import ENGLISH_STOPWORDS, word_set, words
 
 TEXTS = [
@@ -259,7 +259,7 @@ def test_embedded_model_gives_the_same_embeddings(converted_model_dir):
 
 
 def test_cluster_command_takes_several_questions(tiny_models, tmp_path):
-    from inbedder.cli import main
+    from inbedder.cli.main import main
 
     source = tmp_path / "reviews.txt"
     source.write_text("\n".join(TEXTS) + "\n", encoding="utf-8")

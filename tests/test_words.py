@@ -11,7 +11,7 @@ import unicodedata
 import numpy as np
 import pytest
 
-from inbedder.answer_prefix import shared_opening, uninformative
+from inbedder.encoding.answer_prefix import shared_opening, uninformative
 from inbedder.explain import cluster_keywords, cluster_table
 from inbedder.stopwords import content_words, word_set, words
 

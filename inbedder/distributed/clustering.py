@@ -19,10 +19,10 @@ from typing import Any
 
 import numpy as np
 
-from inbedder.answer_space import AnswerFrame, check_answer_settings
+from inbedder.clustering.answer_space import AnswerFrame, check_answer_settings
 from inbedder.distributed.shards import shard_path
 from inbedder.errors import InBedderError
-from inbedder.outliers import nearest_centres
+from inbedder.clustering.outliers import nearest_centres
 from inbedder.stopwords import content_words
 from inbedder.vectors import CorpusFrame, unit_rows
 
@@ -79,13 +79,13 @@ def fit_centroids(vectors: np.ndarray, texts: list[str], k: int, *, seed: int, l
     if k < 2 or k > len(vectors):
         raise InBedderError(f"n_clusters {k} must lie in 2..{len(vectors)} (the sampled texts)", parameter="n_clusters")
     if library == "kmeans":  # exactly the local engine's fit
-        from inbedder.clustering import kmeans_in_canonical_order
+        from inbedder.clustering.estimator import kmeans_in_canonical_order
 
         return kmeans_in_canonical_order(vectors, k, texts=texts, random_state=seed)[1]
     if library == "minibatch":
         from sklearn.cluster import MiniBatchKMeans
 
-        from inbedder.clustering import canonical_order
+        from inbedder.clustering.estimator import canonical_order
 
         unit = unit_rows(vectors, dtype=np.float64)
         unit = unit[canonical_order(unit, texts)]

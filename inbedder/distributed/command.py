@@ -15,7 +15,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from inbedder.errors import InBedderError
-from inbedder.options import ClusterOptions, ModelOptions
+from inbedder.cli.options import ClusterOptions, ModelOptions
 
 
 def run_on_ray(args: argparse.Namespace, questions: list[str], model: ModelOptions, *, cluster: ClusterOptions) -> None:
@@ -53,7 +53,7 @@ def _answer_head(model: ModelOptions, cluster: ClusterOptions):
     """The LM head for ``--answer-space`` (loaded in the driver, which fits the space), or None without it."""
     if cluster.answer_space is None:
         return None
-    from inbedder.answer_space import check_answer_space
+    from inbedder.clustering.answer_space import check_answer_space
 
     embedder = model.build()
     return check_answer_space(embedder, embedder.method, cluster.answer_space, cluster.state_weight)

@@ -15,7 +15,7 @@ import hashlib
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from inbedder.answer_prefix import evenly_spaced
+from inbedder.encoding.answer_prefix import evenly_spaced
 from inbedder.distributed.shards import RowReader, Shard
 
 
@@ -62,7 +62,7 @@ def fixed_prefix(options: dict[str, Any]) -> str | None:
     fixed = options.get("answer_prefix", "auto")
     if fixed != "auto":
         return fixed
-    from inbedder.models import resolve_adapter, run_metadata
+    from inbedder.models.loading import resolve_adapter, run_metadata
 
     model = options.get("model")
     recorded = run_metadata(model, resolve_adapter(model, options.get("adapter"))).get("answer_prefix")
@@ -71,7 +71,7 @@ def fixed_prefix(options: dict[str, Any]) -> str | None:
 
 def probe_prefixes(distinct: DistinctTexts, questions: list[str], options: dict[str, Any]) -> dict[str, str]:
     """Each question's answer prefix, probed once on the whole input as the local path probes it."""
-    from inbedder.embedder import InBedder
+    from inbedder.encoding.embedder import InBedder
 
     probe = InBedder(**options, cache=False)
     return probe.resolve_answer_prefixes(distinct.sample(), questions)  # one probe pass shared by the questions

@@ -45,7 +45,7 @@ class ShardEmbedder:
     def _model(self, prefix: str):
         """The embedder with this answer prefix: one model per actor, a view of it per prefix."""
         if not self._models:
-            from inbedder.embedder import InBedder
+            from inbedder.encoding.embedder import InBedder
 
             options = {key: value for key, value in self.model_options.items() if key != "answer_prefix"}
             self._models[prefix] = InBedder(**options, answer_prefix=prefix, cache=False)

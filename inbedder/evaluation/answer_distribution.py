@@ -1,4 +1,4 @@
-"""Issue #11's answer-distribution lever as an evaluation subject (:mod:`inbedder.answer_space`).
+"""Issue #11's answer-distribution lever as an evaluation subject (:mod:`inbedder.clustering.answer_space`).
 
 Each corpus embedded together gets its own fitted answer space, as ``inbedder cluster
 --answer-space`` fits one, so the evaluation's k-means runs on exactly the clusterer's rows
@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
-from inbedder.answer_space import ANSWER_METHOD, DEFAULT_ANSWER_SPACE, AnswerFrame, check_answer_space
+from inbedder.clustering.answer_space import ANSWER_METHOD, DEFAULT_ANSWER_SPACE, AnswerFrame, check_answer_space
 
 if TYPE_CHECKING:
-    from inbedder.embedder import InBedder
+    from inbedder.encoding.embedder import InBedder
 
 
 class AnswerDistribution:

@@ -100,7 +100,7 @@ def compare(
     show_progress_bar: bool = True,
 ) -> list[dict]:
     """Every chosen test for every method of ``model`` (an InBedder, or a list of them) plus the references."""
-    from inbedder.embedder import InBedder
+    from inbedder.encoding.embedder import InBedder
 
     models = model if isinstance(model, (list, tuple)) else [model or InBedder()]
     suite = build_suite(tasks, data, spec=spec, limit=limit, robustness_limit=robustness_limit, seed=seed,

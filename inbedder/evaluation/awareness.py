@@ -61,7 +61,7 @@ def evaluate_multilabel(
 ) -> dict:
     """V-measure of k-means (k = classes of the labelling) under each labelling's question; harmonic mean.
 
-    The clustering is :class:`~inbedder.clustering.InstructionClusterer`'s (texts in canonical
+    The clustering is :class:`~inbedder.clustering.estimator.InstructionClusterer`'s (texts in canonical
     order), so a score here is what ``inbedder cluster`` reports for the same embeddings.
     """
     vectors = subject.embed(data.texts, [labeling.instruction for labeling in data.labelings])

@@ -16,7 +16,7 @@ from datetime import datetime
 from pathlib import Path
 
 from inbedder.errors import InBedderError
-from inbedder.options import ModelOptions, add_model_arguments
+from inbedder.cli.options import ModelOptions, add_model_arguments
 
 DEFAULT_METHODS = "prompt,1st-gen,avg-gen,re-enc"
 
@@ -129,7 +129,7 @@ def run_robustness(args: argparse.Namespace) -> None:
 
 
 def run_compare(args: argparse.Namespace) -> None:
-    from inbedder.methods import METHODS
+    from inbedder.encoding.methods import METHODS
     from inbedder.evaluation.suite import parse_tasks
 
     if args.method:

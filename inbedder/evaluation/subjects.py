@@ -12,11 +12,11 @@ from typing import TYPE_CHECKING, Protocol, Sequence
 
 import numpy as np
 
-from inbedder.methods import EMBEDDED_SENTENCE_ENCODER
+from inbedder.encoding.methods import EMBEDDED_SENTENCE_ENCODER
 from inbedder.vectors import CorpusFrame, unit_rows
 
 if TYPE_CHECKING:
-    from inbedder.embedder import InBedder
+    from inbedder.encoding.embedder import InBedder
 
 PROMPT_METHOD = "prompt"
 NO_INSTRUCTION = "no-instruction"
@@ -34,7 +34,7 @@ class Subject(Protocol):
 
 
 class MethodSubject:
-    """One encoding method of an :class:`~inbedder.embedder.InBedder` (answers are not generated unless the method needs them)."""
+    """One encoding method of an :class:`~inbedder.encoding.embedder.InBedder` (answers are not generated unless the method needs them)."""
 
     def __init__(
         self, model: InBedder, method: str, *, batch_size: int = 16, show_progress_bar: bool = False,
@@ -126,7 +126,7 @@ class NoInstruction:
 
     def _load(self):
         if self._encoder is None:
-            from inbedder.models import load_sentence_encoder
+            from inbedder.models.loading import load_sentence_encoder
 
             self._encoder = load_sentence_encoder(self.sentence_encoder, self.device or "cpu")
         return self._encoder

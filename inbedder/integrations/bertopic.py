@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from inbedder.errors import InBedderError, one_line
-from inbedder.methods import METHODS
+from inbedder.encoding.methods import METHODS
 from inbedder.validation import check_instruction, check_options
 
 try:
@@ -40,7 +40,7 @@ except ImportError as error:
     ) from error
 
 if TYPE_CHECKING:
-    from inbedder.embedder import InBedder
+    from inbedder.encoding.embedder import InBedder
 
 __all__ = ["InBedderBackend"]
 
@@ -134,7 +134,7 @@ class InBedderBackend(BaseEmbedder):
     def inbedder(self) -> InBedder:
         """The :class:`~inbedder.InBedder` behind this backend, built on first use."""
         if self.embedding_model is None:
-            from inbedder.embedder import InBedder
+            from inbedder.encoding.embedder import InBedder
 
             settings = dict(self._settings or {})
             self.embedding_model = InBedder(settings.pop("model"), settings.pop("adapter"), **settings)
@@ -155,7 +155,7 @@ class InBedderBackend(BaseEmbedder):
 def _is_inbedder(model: object) -> bool:
     if model is None or isinstance(model, str):
         return False
-    from inbedder.embedder import InBedder
+    from inbedder.encoding.embedder import InBedder
 
     if not isinstance(model, InBedder):
         raise InBedderError(
@@ -166,7 +166,7 @@ def _is_inbedder(model: object) -> bool:
 
 
 def _check_option_names(options: dict[str, Any]) -> None:
-    from inbedder.embedder import InBedder
+    from inbedder.encoding.embedder import InBedder
 
     accepted = [name for name in inspect.signature(InBedder.__init__).parameters if name not in ("self", "model", "adapter")]
     unknown = sorted(set(options) - set(accepted))

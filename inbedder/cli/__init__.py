@@ -1,0 +1,4 @@
+"""The ``inbedder`` command: argparse in, the stages above called with dataclasses and plain values.
+
+Nothing below this package sees an argparse ``Namespace``.
+"""

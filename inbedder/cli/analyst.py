@@ -1,0 +1,104 @@
+"""The analyst's flags of ``inbedder cluster``: outliers, seed answers, names, saving, question trees.
+
+Kept out of :mod:`inbedder.cli.main` so that the command reads as the pipeline: read → (within a
+parent cluster) → fit → name → report → write → save.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from inbedder.errors import InBedderError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from inbedder.clustering.estimator import InstructionClusterer
+    from inbedder.io import Corpus
+
+
+def parse_similarity(text: str) -> float:
+    """``--min-similarity``: a cosine in -1..1."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a cosine similarity: use a number such as 0.5") from None
+    if not -1.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"{text} is not in -1..1 (a cosine similarity)")
+    return value
+
+
+def add_analyst_arguments(parser: argparse.ArgumentParser) -> None:
+    """Flags for outliers, seeds, names, saving and drilling down."""
+    group = parser.add_argument_group("outliers, names, saved clusterings, question trees")
+    group.add_argument("--min-similarity", type=parse_similarity, metavar="S",
+                       help="texts whose cosine to their centroid is below S get cluster -1 ('other'); counted, never dropped")
+    group.add_argument("--outliers", choices=("auto",),
+                       help="auto: cluster -1 for texts below the 5th percentile of similarity to their centroid")
+    group.add_argument("--seed-answers", metavar="WORDS",
+                       help='start k-means from the texts whose answers contain each word, e.g. "food,service,price"; '
+                            "k is the number of seeds; seeds matching nothing are reported")
+    group.add_argument("--name-clusters", action="store_true",
+                       help="also let the model write a name of at most five words per cluster (cached, greedy)")
+    group.add_argument("--save-clustering", metavar="DIR",
+                       help="save centroids and settings to DIR, for `inbedder assign` and --within")
+    group.add_argument("--within", metavar="DIR:N",
+                       help="cluster only the texts that the clustering saved in DIR puts in cluster N (ask a follow-up question)")
+
+
+def check_analyst_outputs(args: argparse.Namespace, questions: int, *, files: Sequence[tuple[Path, str]] = ()) -> None:
+    """Before any work: the save folder is writable as a clustering and holds none of the run's files.
+
+    ``files``: (path, what it is) of the run's input and outputs. The save folder may be none of
+    them, nor hold one, nor be (or hold) the ``--within`` clustering or one of its ancestors.
+    """
+    from inbedder.clustering.persistence import check_save_target, read_record
+    from inbedder.clustering.trees import ancestors, parse_within
+
+    if args.engine == "ray" and any(getattr(args, flag) for flag in ("min_similarity", "outliers", "seed_answers",
+                                                                     "name_clusters", "save_clustering", "within")):
+        raise InBedderError("--engine ray does not take --min-similarity, --outliers, --seed-answers, --name-clusters, "
+                            "--save-clustering or --within yet; run them with --engine local")
+    keep = list(files)
+    if args.within:
+        parent = parse_within(args.within)[0]
+        keep.append((parent, "the --within clustering (an input)"))
+        keep += [(folder, "an ancestor of the --within clustering") for folder, _ in ancestors(read_record(parent), parent)]
+    if args.save_clustering:
+        for number in range(1, questions + 1):
+            target = Path(args.save_clustering if questions == 1 else _numbered_folder(args.save_clustering, number))
+            check_save_target(target, keep=keep)
+
+
+def _numbered_folder(path: str, number: int) -> str:
+    named = Path(path)
+    return str(named.with_name(f"{named.stem}-q{number}{named.suffix}"))
+
+
+def within_corpus(args: argparse.Namespace, corpus: Corpus, *, batch_size: int) -> tuple[Corpus, dict[str, Any] | None]:
+    """The corpus to cluster: all of it, or (``--within DIR:N``) cluster N's texts, and the parent record."""
+    if not args.within:
+        return corpus, None
+    from inbedder.clustering.trees import members, parse_within
+
+    folder, cluster = parse_within(args.within)
+    subset, parent = members(corpus, folder, cluster, batch_size=batch_size, quiet=args.quiet)
+    if not args.quiet:
+        print(f"inbedder: {subset.notes[-1]}", file=sys.stderr)
+    return subset, parent
+
+
+def finish_clustering(args: argparse.Namespace, clusterer: InstructionClusterer, *, top_n: int) -> pd.DataFrame:
+    """Generated names when asked, seed matches reported, then the cluster table."""
+    if clusterer.seed_matches_ and not args.quiet:
+        unmatched = [seed for seed, count in clusterer.seed_matches_.items() if not count]
+        matched = ", ".join(f"{seed} ({count})" for seed, count in clusterer.seed_matches_.items() if count)
+        print(f"inbedder: seed answers matched: {matched}" + (f"; matched nothing: {', '.join(unmatched)}" if unmatched else ""),
+              file=sys.stderr)
+    if args.name_clusters:
+        clusterer.name_clusters(top_n_keywords=top_n)
+    return clusterer.cluster_info(top_n_keywords=top_n)

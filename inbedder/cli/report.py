@@ -1,0 +1,143 @@
+"""What a clustering run shows and writes: the terminal summary, per-text rows, the run record.
+
+Following latent-scope, every run writes its parameters beside its outputs so a result file
+can always be traced back to the question, model and settings that produced it.
+"""
+
+from __future__ import annotations
+
+import platform
+import textwrap
+from datetime import datetime, timezone
+
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from inbedder import __version__
+
+if TYPE_CHECKING:
+    from inbedder.clustering.estimator import InstructionClusterer
+    from inbedder.encoding.embedder import InBedder
+    from inbedder.io import Corpus
+
+
+def _clip(text: str, width: int) -> str:
+    """Shorten for display only; files always keep the whole text."""
+    return textwrap.shorten(" ".join(text.split()), width=width, placeholder="…")
+
+
+def format_summary(
+    info: pd.DataFrame, clusterer: InstructionClusterer, corpus: Corpus | None = None, *, example_width: int = 70,
+) -> str:
+    """A readable table: cluster, size, keywords, one example (and label purity when known)."""
+    lines = [f"Instruction: {clusterer.instruction!r}   method: {clusterer.method_}   k={clusterer.n_clusters_}   "
+             f"texts: {len(clusterer.texts_)}"]
+    if corpus is not None and corpus.skipped:
+        lines[0] += f"   (skipped {corpus.skipped} empty)"
+    if clusterer.v_measure_ is not None:
+        lines.append(f"V-measure against the labels: {clusterer.v_measure_:.3f}")
+    threshold = getattr(clusterer, "outlier_threshold_", None)
+    if threshold is not None:
+        outliers = int((clusterer.labels_ == -1).sum())
+        lines.append(f"outliers (cluster -1, 'other'): {outliers} texts with similarity to their centroid below {threshold:.3f}")
+    has_labels = "top_label" in info.columns
+    has_names = "name" in info.columns
+    header = f"{'cluster':>7}  {'size':>4}  " + (f"{'name':<20}  " if has_names else "") + f"{'keywords':<38}"
+    header += f"  {'top label':<16}" if has_labels else ""
+    lines += [header + "  example", "-" * (len(header) + 2 + example_width)]
+    for row in info.itertuples():
+        keywords = _clip(", ".join(row.keywords[:5]) or "-", 38)
+        name = f"{_clip(row.name or '-', 20):<20}  " if has_names else ""
+        line = f"{row.cluster:>7}  {row.size:>4}  {name}{keywords:<38}"
+        if has_labels:
+            label = f"{row.top_label} {row.top_label_share:.0%}" if row.top_label is not None else "-"
+            line += f"  {_clip(label, 16):<16}"
+        example = row.examples[0] if row.examples else ""
+        lines.append(line + "  " + _clip(example, example_width))
+    return "\n".join(lines)
+
+
+def id_column(corpus: Corpus) -> str:
+    """The output's id column: ``id`` for the input's own ids, ``row`` for 0-based row numbers.
+
+    Naming row numbers ``row`` keeps a merge on ``id`` from pairing the wrong rows.
+    """
+    return "row" if corpus.id_name == "row" else "id"
+
+
+def per_text_frame(corpus: Corpus, clusterer: InstructionClusterer) -> pd.DataFrame:
+    """One row per kept text: id (see :func:`id_column`), text, cluster (-1: outlier), answer,
+    cluster_name, similarity (cosine to the centroid) and the gold label when given."""
+    names = clusterer.display_names()
+    frame = pd.DataFrame({
+        id_column(corpus): corpus.output_ids(), "text": corpus.texts, "cluster": clusterer.labels_.astype(int),
+        "answer": clusterer.answers_, "cluster_name": [names.get(int(c), "") for c in clusterer.labels_],
+        "similarity": clusterer.similarity_.round(6),
+    })
+    if corpus.labels is not None:
+        frame["label"] = corpus.labels
+    return frame
+
+
+def run_record(
+    options: dict[str, Any], model: InBedder, clusterer: InstructionClusterer, info: pd.DataFrame, corpus: Corpus,
+    seconds: float,
+) -> dict[str, Any]:
+    """The parameters, environment and per-cluster results of a run, for the JSON sidecar.
+
+    ``n_clusters`` is the k used (the chosen one when "auto", with ``silhouette_by_k``, the
+    score of every k tried); ``answer_prefix`` is the one this clustering's answers were
+    continued from (None when fitted on given embeddings and never explained).
+    """
+    clusters = info[[c for c in info.columns if c in {"cluster", "name", "size", "keywords", "keyword_scores", "entropy",
+                                                      "top_label", "top_label_share"}]]
+    record = {
+        "inbedder_version": __version__,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "python": platform.python_version(),
+        "options": {key: value for key, value in options.items() if key != "func"},
+        "model": model.loaded.name,
+        "model_fingerprint": model.loaded.fingerprint,
+        "template": model.template,
+        "answer_prefix": clusterer.answer_prefix_,
+        "method": clusterer.method_,
+        "instruction": clusterer.instruction,
+        "n_clusters": clusterer.n_clusters_,
+        "center": clusterer.center,
+        "standardize": clusterer.standardize,
+        "answer_space": clusterer.answer_space, "state_weight": clusterer.state_weight,
+        "n_clusters_auto": clusterer.silhouette_scores_ is not None,
+        "texts": len(corpus.texts),
+        "skipped_rows": corpus.skipped,
+        "id_column": id_column(corpus),
+        "v_measure": clusterer.v_measure_,
+        "seconds": round(seconds, 2),
+        "clusters": clusters.to_dict(orient="records"),
+    }
+    if clusterer.silhouette_scores_ is not None:
+        record["silhouette_by_k"] = dict(clusterer.silhouette_scores_)
+    record.update(_analyst_fields(clusterer))
+    return record
+
+
+def _analyst_fields(clusterer: InstructionClusterer) -> dict[str, Any]:
+    """Outliers, seeds, generated names (with what the generator was shown) and the parent cluster."""
+    fields: dict[str, Any] = {
+        "min_similarity": clusterer.min_similarity,
+        "outlier_threshold": clusterer.outlier_threshold_,
+        "outliers": int((clusterer.labels_ == -1).sum()),
+        "cluster_names": {int(c): n for c, n in (clusterer.cluster_names_ or {}).items()},
+    }
+    if clusterer.seed_answers:
+        fields["seed_answers"] = list(clusterer.seed_answers)
+        fields["seed_matches"] = clusterer.seed_matches_
+    if getattr(clusterer, "generated_names_", None):
+        from inbedder.explain.names import NAME_QUESTION
+
+        fields["generated_names"] = {int(c): n for c, n in clusterer.generated_names_.items()}
+        fields["name_prompt"] = {"question": NAME_QUESTION, "inputs": {int(c): t for c, t in clusterer.name_prompts_.items()},
+                                 "decoding": "greedy"}
+    if getattr(clusterer, "parent_", None):
+        fields["parent"] = clusterer.parent_
+    return fields

@@ -70,17 +70,47 @@ def shipped_adapters() -> dict[str, str]:
     }
 
 
-def adapter_choices() -> dict[str, str | None]:
+def adapter_choices(model: str | None = None) -> dict[str, str | None]:
     """Label → adapter value for the page's adapter picker when only shipped choices are allowed.
 
-    ``None`` lets :func:`inbedder.models.loading.resolve_adapter` pick the shipped adapter of the
-    embedded model; ``"none"`` loads the bare model.
+    ``None`` lets :func:`inbedder.models.loading.resolve_adapter` pick the shipped adapter of
+    ``model`` (the embedded model when empty); ``"none"`` loads the bare model. Other shipped
+    adapters are offered only beside the model they were trained on: an adapter names its base,
+    and loading it with no model would load (and perhaps download) that base.
     """
-    from inbedder.models.loading import NO_ADAPTER, SHIPPED_ADAPTER
+    from inbedder.models.loading import NO_ADAPTER
 
-    default = Path(SHIPPED_ADAPTER).name
-    others = {name: folder for name, folder in shipped_adapters().items() if name != default}
+    own = _catalogue_adapters()
+    chosen = _catalogue_name(model)
+    others = {name: folder for name, folder in shipped_adapters().items()
+              if name not in own and _catalogue_name(_adapter_base(folder)) == chosen}
     return {DEFAULT_ADAPTER_LABEL: None, NO_ADAPTER_LABEL: NO_ADAPTER, **others}
+
+
+def _catalogue_adapters() -> set[str]:
+    """Folder names of the adapters the catalogue pairs with its models (each model's default)."""
+    from inbedder.models.catalogue import catalogue
+
+    return {Path(entry.adapter).name for entry in catalogue().values() if entry.adapter}
+
+
+def _catalogue_name(model: str | None) -> str | None:
+    """The catalogue name of ``model`` (empty: the embedded model), or the text itself when it has none."""
+    from inbedder.models.catalogue import find
+    from inbedder.models.loading import DEFAULT_GENERATOR
+
+    entry = find(model or DEFAULT_GENERATOR)
+    return entry.name if entry is not None else model
+
+
+def _adapter_base(folder: str) -> str | None:
+    """The base model an adapter folder names (peft's ``base_model_name_or_path``), if readable."""
+    import json
+
+    try:
+        return json.loads((Path(folder) / "adapter_config.json").read_text(encoding="utf-8")).get("base_model_name_or_path")
+    except (OSError, ValueError, AttributeError):
+        return None
 
 
 def _shown(value: str) -> str:
@@ -101,7 +131,7 @@ def check_model_choice(model: str | None, adapter: str | None, *, allow_any: boo
     """Refuse, in one line, a model or adapter outside the shipped choices of a restricted page."""
     if allow_any:
         return
-    from inbedder.models.loading import DEFAULT_GENERATOR
+    from inbedder.models.loading import DEFAULT_GENERATOR, NO_ADAPTER
 
     fix = ("this explorer is reachable from other machines, so it loads only the embedded model and the "
            "shipped adapters; to load {} start it with `inbedder app --allow-any-model` (or on localhost)")
@@ -109,10 +139,14 @@ def check_model_choice(model: str | None, adapter: str | None, *, allow_any: boo
         raise InBedderError(fix.format(f"model {_shown(model)}"))
     if adapter in (None, ""):
         return
-    allowed = {value for value in adapter_choices().values() if value is not None}
+    allowed = {value for value in adapter_choices(model).values() if value is not None}
     shipped = {Path(folder).resolve() for folder in shipped_adapters().values()}
     if adapter not in allowed and Path(adapter).expanduser().resolve() not in shipped:
         raise InBedderError(fix.format(f"adapter {_shown(adapter)}"))
+    if not model and adapter != NO_ADAPTER:  # an adapter alone loads the base model it names
+        base = _catalogue_name(_adapter_base(adapter))
+        if base not in (_catalogue_name(None), *fetched_catalogue_models()):
+            raise InBedderError(fix.format(f"adapter {_shown(adapter)} (its base model {base} is not fetched here)"))
 
 
 def check_server_folders(*, allow_any: bool) -> None:

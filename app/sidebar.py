@@ -207,9 +207,10 @@ def question_controls() -> tuple[pipeline.RunParams, bool, bool]:
                      "catalogue models fetched on this server (`inbedder models fetch NAME`); start it with "
                      "`inbedder app --allow-any-model` to load your own.",
             )
-            choices = access.adapter_choices()
+            model = "" if picked not in fetched else picked
+            choices = access.adapter_choices(model)
             label = st.selectbox("LoRA adapter", tuple(choices), key="adapter_choice")
-            model, adapter = ("" if picked not in fetched else picked), choices[label] or ""
+            adapter = choices[label] or ""
         method = st.selectbox("Method", (DEFAULT_METHOD, *METHODS), key="method",
                               help="1st-gen (the default) reads the state that chooses the answer's first word.")
         answer_space = st.checkbox(

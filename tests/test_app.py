@@ -278,6 +278,25 @@ def test_a_public_page_offers_catalogue_models_only_once_fetched_on_the_server()
     access.check_model_choice(entry.name, None, allow_any=False)
 
 
+def test_a_public_page_offers_a_shipped_adapter_only_beside_its_own_model():
+    """The 0.5B's adapter names its base: picked with no model it would load, and download, 0.5 GB."""
+    from inbedder.data import path as data_path
+    from inbedder.models.catalogue import find
+
+    qwen = find("qwen2.5-coder-0.5b")
+    folder = str(data_path(qwen.adapter))
+    assert folder not in access.adapter_choices().values()
+    assert folder not in access.adapter_choices(qwen.name).values()  # its model's default already
+    with pytest.raises(InBedderError, match="its base model qwen2.5-coder-0.5b is not fetched here"):
+        access.check_model_choice(None, folder, allow_any=False)
+    converted = qwen.converted_dir()  # in this test's private cache: now fetched on the server
+    converted.mkdir(parents=True)
+    (converted / "config.json").write_text("{}")
+    (converted / "model.safetensors").write_bytes(b"")
+    access.check_model_choice(None, folder, allow_any=False)
+    access.check_model_choice(qwen.name, None, allow_any=False)
+
+
 @pytest.mark.parametrize("allow", ["0", "1"])
 def test_page_shows_a_picker_instead_of_free_model_fields_when_public(allow, monkeypatch):
     from streamlit.testing.v1 import AppTest

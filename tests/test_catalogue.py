@@ -174,6 +174,26 @@ def test_the_catalogue_pins_every_registry_model_by_size_and_hash():
     assert find("facebook/opt-1.3b") is None
 
 
+def test_each_shipped_adapter_is_trained_on_its_catalogue_model_and_loads_by_default():
+    """A catalogue model's adapter is what `--model NAME` loads; `--adapter none` is its zero-shot form."""
+    import json
+
+    from inbedder.data import path as data_path
+    from inbedder.models.sources import NO_ADAPTER, resolve_adapter
+
+    paired = {name: model.adapter for name, model in catalogue().items() if model.adapter}
+    assert set(paired) == {"smollm2-135m", "qwen2.5-coder-0.5b"}
+    for name, adapter in paired.items():
+        folder = data_path(adapter)
+        config = json.loads((folder / "adapter_config.json").read_text())
+        record = json.loads((folder / "inbedder.json").read_text())
+        assert find(config["base_model_name_or_path"]).name == name
+        assert record["data"]["sources"] == ["data/qa/qa_part_a.jsonl", "data/qa/qa_part_b.jsonl"]
+        assert resolve_adapter(name, None) == str(folder)
+        assert resolve_adapter(name, NO_ADAPTER) is None
+    assert resolve_adapter("qwen2.5-coder-1.5b", None) is None  # no adapter kept for it (yet)
+
+
 def test_models_command_lists_and_refuses_an_unknown_name_in_one_line():
     listed = subprocess.run([sys.executable, "-m", "inbedder.cli", "models"], capture_output=True, text=True)
     assert listed.returncode == 0

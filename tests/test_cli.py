@@ -151,3 +151,17 @@ def test_help_teaches_with_examples():
     result = subprocess.run([sys.executable, "-m", "inbedder.cli", "cluster", "--help"], capture_output=True, text=True)
     assert result.returncode == 0
     assert "--instruction" in result.stdout and "examples:" in result.stdout and "1st-gen" in result.stdout
+
+
+def test_the_demo_ends_with_two_commands_the_parser_accepts():
+    """The demo's last lines are the newcomer's next commands: each must be one the CLI takes as written."""
+    import shlex
+
+    from inbedder.cli.demo import NEXT_STEPS
+    from inbedder.cli.main import build_parser
+
+    commands = [shlex.split(line) for line in NEXT_STEPS.splitlines() if line.strip().startswith("inbedder ")]
+    assert [argv[1] for argv in commands] == ["cluster", "app"]
+    for argv in commands:
+        parsed = build_parser().parse_args(argv[1:])
+        assert parsed.command == argv[1]

@@ -46,10 +46,18 @@ def format_table(table: dict, method: str) -> str:
     return "\n".join(lines)
 
 
+NEXT_STEPS = """next: your own file under your own question, then the explorer
+  inbedder cluster YOUR_FILE.csv --text-column COLUMN -i "What is the customer complaining about?" --k auto -o clusters.csv
+  inbedder app"""
+"""What a newcomer needs after the demo: the two commands that turn it into their own analysis."""
+
+
 def run(method: str = "1st-gen", *, show_progress_bar: bool = True) -> dict:
+    """Run the demo and print its table, then the next two commands a newcomer needs."""
     started = time.time()
     model = InBedder(method=method)
     table = v_measure_table(model, method, show_progress_bar=show_progress_bar)
     print(format_table(table, method))
     print(f"demo finished in {time.time() - started:.0f} s (cached embeddings make re-runs instant)")
+    print(f"\n{NEXT_STEPS}")
     return table

@@ -1,14 +1,23 @@
-"""k-means in an order that depends on the corpus alone, so the same corpus gives the same clusters.
+"""The one home of k-means: every fit runs in an order that depends on the corpus alone.
 
 k-means' seeding picks rows by position; fitting the rows in a canonical order (by text, or by
 the vectors themselves) makes the partition and the cluster numbers a function of the corpus,
-not of how the file was sorted. The clusterer, the evaluation and the scale path all fit here;
-the clusterer's checks on k and its silhouette curve for ``n_clusters="auto"`` live here too.
+not of how the file was sorted. Three fits, all on the unit rows (float64):
+
+* :func:`kmeans_in_canonical_order`: the plain fit (the clusterer, the evaluation, the Ray
+  engine's exact fit);
+* :func:`kmeans_from_centres`: started from given centres (the seed answers',
+  :mod:`inbedder.clustering.seeding`);
+* :func:`minibatch_kmeans_centres`: the scalable fit of the Ray engine's sample
+  (:mod:`inbedder.distributed.clustering`).
+
+The clusterer's checks on k and its silhouette curve for ``n_clusters="auto"`` live here too.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -41,11 +50,48 @@ def kmeans_in_canonical_order(
     from sklearn.cluster import KMeans
 
     unit = unit_rows(embeddings, dtype=np.float64)
-    order = canonical_order(unit, texts)
     kmeans = KMeans(n_clusters=n_clusters, n_init=n_init, random_state=random_state)
+    return _fit_predict_in_canonical_order(kmeans, unit, texts), kmeans.cluster_centers_
+
+
+def kmeans_from_centres(
+    embeddings: np.ndarray, starts: np.ndarray, *, texts: Sequence[str] | None = None, random_state: int = 0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """k-means on the unit rows (float64) from given starting centres, one run, in canonical order: (labels, centres).
+
+    One run (``n_init=1``) from explicit starts keeps their order: cluster i grows from ``starts[i]``,
+    which is what lets seed i name cluster i.
+    """
+    from sklearn.cluster import KMeans
+
+    unit = unit_rows(embeddings, dtype=np.float64)
+    kmeans = KMeans(n_clusters=len(starts), init=starts, n_init=1, random_state=random_state)
+    return _fit_predict_in_canonical_order(kmeans, unit, texts), kmeans.cluster_centers_
+
+
+def minibatch_kmeans_centres(
+    embeddings: np.ndarray, n_clusters: int, *, texts: Sequence[str] | None = None, random_state: int = 0,
+    n_init: int = 3, batch_size: int = 4096,
+) -> np.ndarray:
+    """Centres of MiniBatchKMeans on the unit rows (float64) in canonical order: the fit that scales.
+
+    Measured in bench/scale.py (docs/scale.md), it matches full k-means' partition at 100k rows in
+    a fraction of the time; only the centres are kept, as every text is assigned afterwards.
+    """
+    from sklearn.cluster import MiniBatchKMeans
+
+    unit = unit_rows(embeddings, dtype=np.float64)
+    unit = unit[canonical_order(unit, texts)]
+    kmeans = MiniBatchKMeans(n_clusters=n_clusters, random_state=random_state, n_init=n_init, batch_size=batch_size)
+    return kmeans.fit(unit).cluster_centers_
+
+
+def _fit_predict_in_canonical_order(estimator: Any, unit: np.ndarray, texts: Sequence[str] | None) -> np.ndarray:
+    """``estimator.fit_predict`` on the rows in :func:`canonical_order`, labels returned in the given order."""
+    order = canonical_order(unit, texts)
     labels = np.empty(len(unit), dtype=int)
-    labels[order] = kmeans.fit_predict(unit[order])
-    return labels, kmeans.cluster_centers_
+    labels[order] = estimator.fit_predict(unit[order])
+    return labels
 
 
 def member_means(unit: np.ndarray, found: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

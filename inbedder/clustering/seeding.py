@@ -2,8 +2,9 @@
 
 An analyst often knows some of the groups ("food, service, price, ambience"). Each seed's
 starting centroid is the mean of the texts whose generated answer contains the seed's words
-(case-folded, a plural "s" ignored); k-means then refines from there, so cluster i is the
-seed i group. Seeds that match no answer are reported and left out.
+(case-folded, a plural "s" ignored); k-means (:func:`inbedder.clustering.kmeans.kmeans_from_centres`)
+then refines from there, so cluster i is the seed i group. Seeds that match no answer are reported
+and left out. What is here is about seeds alone: parsing them, matching answers, the starting centroids.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from inbedder.clustering.kmeans import kmeans_from_centres
 from inbedder.errors import InBedderError
 from inbedder.stopwords import singular, words
 from inbedder.vectors import unit_rows
@@ -81,16 +83,9 @@ def seeded_kmeans(
 ) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
     """(labels, centres, matches): k-means from the seeds' starting centroids, refined, in canonical order.
 
-    Cluster i is the i-th seed that matched (k-means keeps the order of explicit starting centres).
+    Cluster i is the i-th seed that matched (the fit, :func:`inbedder.clustering.kmeans.kmeans_from_centres`,
+    keeps the order of explicit starting centres).
     """
-    from sklearn.cluster import KMeans
-
-    from inbedder.clustering.kmeans import canonical_order
-
-    unit = unit_rows(vectors, dtype=np.float64)
-    starts, matches = seed_centres(unit, answers, seeds)
-    order = canonical_order(unit, texts)
-    kmeans = KMeans(n_clusters=len(starts), init=starts, n_init=1, random_state=random_state)
-    labels = np.empty(len(unit), dtype=int)
-    labels[order] = kmeans.fit_predict(unit[order])
-    return labels, kmeans.cluster_centers_, matches
+    starts, matches = seed_centres(unit_rows(vectors, dtype=np.float64), answers, seeds)
+    labels, centres = kmeans_from_centres(vectors, starts, texts=texts, random_state=random_state)
+    return labels, centres, matches

@@ -73,7 +73,7 @@ def kmeans_labels(
     embeddings: np.ndarray, k: int, *, seed: int = 0, n_init: int = 10, texts: Sequence[str] | None = None,
     center: bool = True, standardize: bool = True,
 ) -> np.ndarray:
-    """The clusterer's k-means (:func:`inbedder.clustering.estimator.kmeans_in_canonical_order`), seeded.
+    """The clusterer's k-means (:func:`inbedder.clustering.kmeans.kmeans_in_canonical_order`), seeded.
 
     Unit rows centred and standardised on the corpus (``center``, ``standardize``: the clusterer's
     defaults, :class:`~inbedder.vectors.CorpusFrame`) in a canonical order:
@@ -81,7 +81,7 @@ def kmeans_labels(
     the vectors; the evaluation passes its texts, so its V-measure is the clusterer's on the same
     embeddings.
     """
-    from inbedder.clustering.estimator import kmeans_in_canonical_order
+    from inbedder.clustering.kmeans import kmeans_in_canonical_order
 
     if not 2 <= k <= len(embeddings):
         raise InBedderError(f"cannot make {k} clusters of {len(embeddings)} texts; need 2 ≤ k ≤ number of texts",

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from dataclasses import astuple, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +20,31 @@ if TYPE_CHECKING:
 
     from inbedder.clustering.estimator import InstructionClusterer
     from inbedder.io import Corpus
+
+
+@dataclass(frozen=True)
+class AnalystOptions:
+    """The analyst's flags as typed: outliers, seed answers, generated names, the save folder, the parent cluster.
+
+    :class:`~inbedder.cli.options.ClusterOptions` holds the clusterer's reading of the first three;
+    these are kept as given for the checks below and the run record.
+    """
+
+    min_similarity: float | None = None
+    outliers: str | None = None
+    seed_answers: str | None = None
+    name_clusters: bool = False
+    save_clustering: str | None = None
+    within: str | None = None
+
+    def given(self) -> bool:
+        """Whether any of these flags was set (``--engine ray`` takes none of them yet)."""
+        return any(astuple(self))
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> AnalystOptions:
+        return cls(min_similarity=args.min_similarity, outliers=args.outliers, seed_answers=args.seed_answers,
+                   name_clusters=args.name_clusters, save_clustering=args.save_clustering, within=args.within)
 
 
 def parse_similarity(text: str) -> float:
@@ -50,7 +76,9 @@ def add_analyst_arguments(parser: argparse.ArgumentParser) -> None:
                        help="cluster only the texts that the clustering saved in DIR puts in cluster N (ask a follow-up question)")
 
 
-def check_analyst_outputs(args: argparse.Namespace, questions: int, *, files: Sequence[tuple[Path, str]] = ()) -> None:
+def check_analyst_outputs(
+    analyst: AnalystOptions, questions: int, *, engine: str, files: Sequence[tuple[Path, str]] = (),
+) -> None:
     """Before any work: the save folder is writable as a clustering and holds none of the run's files.
 
     ``files``: (path, what it is) of the run's input and outputs. The save folder may be none of
@@ -59,18 +87,18 @@ def check_analyst_outputs(args: argparse.Namespace, questions: int, *, files: Se
     from inbedder.clustering.persistence import check_save_target, read_record
     from inbedder.clustering.trees import ancestors, parse_within
 
-    if args.engine == "ray" and any(getattr(args, flag) for flag in ("min_similarity", "outliers", "seed_answers",
-                                                                     "name_clusters", "save_clustering", "within")):
+    if engine == "ray" and analyst.given():
         raise InBedderError("--engine ray does not take --min-similarity, --outliers, --seed-answers, --name-clusters, "
                             "--save-clustering or --within yet; run them with --engine local")
     keep = list(files)
-    if args.within:
-        parent = parse_within(args.within)[0]
+    if analyst.within:
+        parent = parse_within(analyst.within)[0]
         keep.append((parent, "the --within clustering (an input)"))
         keep += [(folder, "an ancestor of the --within clustering") for folder, _ in ancestors(read_record(parent), parent)]
-    if args.save_clustering:
+    if analyst.save_clustering:
         for number in range(1, questions + 1):
-            target = Path(args.save_clustering if questions == 1 else _numbered_folder(args.save_clustering, number))
+            folder = analyst.save_clustering
+            target = Path(folder if questions == 1 else _numbered_folder(folder, number))
             check_save_target(target, keep=keep)
 
 
@@ -79,26 +107,30 @@ def _numbered_folder(path: str, number: int) -> str:
     return str(named.with_name(f"{named.stem}-q{number}{named.suffix}"))
 
 
-def within_corpus(args: argparse.Namespace, corpus: Corpus, *, batch_size: int) -> tuple[Corpus, dict[str, Any] | None]:
-    """The corpus to cluster: all of it, or (``--within DIR:N``) cluster N's texts, and the parent record."""
-    if not args.within:
+def within_corpus(
+    corpus: Corpus, *, within: str | None, batch_size: int, quiet: bool,
+) -> tuple[Corpus, dict[str, Any] | None]:
+    """The corpus to cluster: all of it, or (``within="DIR:N"``) cluster N's texts, and the parent record."""
+    if not within:
         return corpus, None
     from inbedder.clustering.trees import members, parse_within
 
-    folder, cluster = parse_within(args.within)
-    subset, parent = members(corpus, folder, cluster, batch_size=batch_size, quiet=args.quiet)
-    if not args.quiet:
+    folder, cluster = parse_within(within)
+    subset, parent = members(corpus, folder, cluster, batch_size=batch_size, quiet=quiet)
+    if not quiet:
         print(f"inbedder: {subset.notes[-1]}", file=sys.stderr)
     return subset, parent
 
 
-def finish_clustering(args: argparse.Namespace, clusterer: InstructionClusterer, *, top_n: int) -> pd.DataFrame:
+def finish_clustering(
+    clusterer: InstructionClusterer, *, top_n: int, name_clusters: bool, quiet: bool,
+) -> pd.DataFrame:
     """Generated names when asked, seed matches reported, then the cluster table."""
-    if clusterer.seed_matches_ and not args.quiet:
+    if clusterer.seed_matches_ and not quiet:
         unmatched = [seed for seed, count in clusterer.seed_matches_.items() if not count]
         matched = ", ".join(f"{seed} ({count})" for seed, count in clusterer.seed_matches_.items() if count)
         print(f"inbedder: seed answers matched: {matched}" + (f"; matched nothing: {', '.join(unmatched)}" if unmatched else ""),
               file=sys.stderr)
-    if args.name_clusters:
+    if name_clusters:
         clusterer.name_clusters(top_n_keywords=top_n)
     return clusterer.cluster_info(top_n_keywords=top_n)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 EPILOG = """example:
@@ -43,6 +44,19 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=run_assign)
 
 
+@dataclass(frozen=True)
+class AssignOptions:
+    """How ``inbedder assign`` runs the saved clustering's embedder here: batch, device and cache."""
+
+    batch_size: int = 16
+    device: str | None = None
+    cache: bool | None = None
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> AssignOptions:
+        return cls(batch_size=args.batch_size, device=args.device, cache=False if args.no_cache else None)
+
+
 def run_assign(args: argparse.Namespace) -> None:
     import numpy as np
     import pandas as pd
@@ -57,17 +71,18 @@ def run_assign(args: argparse.Namespace) -> None:
     from inbedder.validation import check_options
 
     started = time.time()
+    options = AssignOptions.from_args(args)
     record = read_saved(args.clustering)[0]  # the JSON and the tensors checked before any model loads
     table = table_output(args.output, "--output")
     folder = Path(args.clustering)
     check_outputs([table, Output(sidecar_path(table.path), "--output (its .run.json)")],
                   [args.input, folder / CONFIG_FILE, folder / CENTROIDS_FILE])
-    check_options(args)
+    check_options(options)
     corpus = _read(InputOptions.from_args(args), quiet=args.quiet)
-    model = build_embedder(record, device=args.device, cache=False if args.no_cache else None)
+    model = build_embedder(record, device=options.device, cache=options.cache)
     clusterer = InstructionClusterer.load(folder, model=model)
     encoded = clusterer.model.encode_with_answers(  # raw rows: predict places them (the answer space reads their length)
-        corpus.texts, clusterer.instruction, method=clusterer.method_, batch_size=args.batch_size,
+        corpus.texts, clusterer.instruction, method=clusterer.method_, batch_size=options.batch_size,
         show_progress_bar=not args.quiet, normalize_embeddings=False,
     )
     labels, similarity = clusterer.predict(corpus.texts, embeddings=encoded.embeddings, return_similarity=True)

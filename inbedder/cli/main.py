@@ -13,15 +13,15 @@ import logging
 import sys
 import time
 import warnings
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
 from inbedder.errors import InBedderError, one_line, rename
 from inbedder.cli.options import (
-    ClusterOptions, InputOptions, ModelOptions, add_input_arguments, add_model_arguments, parse_k,
+    ClusterOptions, InputOptions, ModelOptions, OutputOptions, add_input_arguments, add_model_arguments, parse_k,
 )
 from inbedder.cli.analyst import add_analyst_arguments, check_analyst_outputs, finish_clustering, within_corpus
+from inbedder.cli.cluster_command import ClusterCommand
 
 if TYPE_CHECKING:
     from inbedder.io import Corpus
@@ -219,40 +219,28 @@ def _questions(given: list[str]) -> list[str]:
     return list(dict.fromkeys(check_instruction(question) for question in given))
 
 
-@dataclass(frozen=True)
-class _ClusterRun:
-    """What ``inbedder cluster`` was asked, as options; ``args`` is kept for the run record only."""
-
-    args: argparse.Namespace
-    source: InputOptions
-    model: ModelOptions
-    cluster: ClusterOptions
-
-    @property
-    def quiet(self) -> bool:
-        return self.args.quiet
-
-
 def run_cluster(args: argparse.Namespace) -> None:
     from inbedder.io.outputs import check_outputs
     from inbedder.validation import check_k, check_options
 
     started = time.time()
-    run = _ClusterRun(args, InputOptions.from_args(args), ModelOptions.from_args(args), ClusterOptions.from_args(args))
-    args.k = run.cluster.n_clusters  # the k used (default 6, or the number of seeds), as the run record shows it
+    run = ClusterCommand.from_args(args)  # below this line only options travel, never ``args``
     check_options(run.cluster, run.model)
     questions = _questions(args.instruction)
-    plans = [_cluster_outputs(args, number if len(questions) > 1 else None) for number in range(1, len(questions) + 1)]
-    check_outputs([output for plan in plans for output in plan.values()], [args.input])
-    check_analyst_outputs(args, len(questions), files=[(Path(args.input), "the input"), *(
-        (file, f"an output ({output.flag})") for plan in plans for output in plan.values() for file in output.files)])
-    if args.engine == "ray":
+    plans = [_cluster_outputs(run.outputs, number if len(questions) > 1 else None)
+             for number in range(1, len(questions) + 1)]
+    check_outputs([output for plan in plans for output in plan.values()], [run.source.path])
+    check_analyst_outputs(run.analyst, len(questions), engine=run.engine, files=[
+        (Path(run.source.path), "the input"),
+        *((file, f"an output ({output.flag})") for plan in plans for output in plan.values() for file in output.files)])
+    if run.engine == "ray":
         from inbedder.distributed.command import run_on_ray
 
-        run_on_ray(args, questions, run.model, cluster=run.cluster)
+        run_on_ray(questions, source=run.source, model=run.model, cluster=run.cluster, ray=run.ray,
+                   outputs=run.outputs, quiet=run.quiet)
         return
     corpus = _read(run.source, quiet=run.quiet)
-    corpus, parent = within_corpus(args, corpus, batch_size=run.model.batch_size)
+    corpus, parent = within_corpus(corpus, within=run.analyst.within, batch_size=run.model.batch_size, quiet=run.quiet)
     if run.cluster.seed_answers:  # k is the number of seeds: speak of --seed-answers, not of a --k never typed
         from inbedder.clustering.seeding import check_seed_count
 
@@ -271,16 +259,16 @@ def run_cluster(args: argparse.Namespace) -> None:
         started = time.time()
 
 
-def _cluster_outputs(args: argparse.Namespace, number: int | None) -> dict:
+def _cluster_outputs(outputs: OutputOptions, number: int | None) -> dict:
     """The files of one question's clustering: table, its sidecar, embeddings (numbered when several)."""
     from inbedder.io.outputs import Output, embeddings_output, sidecar_path, table_output
 
     plan = {}
-    if args.output:
-        plan["table"] = table_output(_numbered(args.output, number), "--output")
+    if outputs.output:
+        plan["table"] = table_output(_numbered(outputs.output, number), "--output")
         plan["sidecar"] = Output(sidecar_path(plan["table"].path), "--output (its .run.json)")
-    if args.embeddings:
-        plan["embeddings"] = embeddings_output(_numbered(args.embeddings, number), "--embeddings")
+    if outputs.embeddings:
+        plan["embeddings"] = embeddings_output(_numbered(outputs.embeddings, number), "--embeddings")
     return plan
 
 
@@ -292,7 +280,7 @@ def _numbered(path: str, number: int | None) -> str:
     return str(named.with_name(f"{named.stem}-q{number}{named.suffix}"))
 
 
-def _cluster_one(run: _ClusterRun, model, corpus, question: str, plan: dict, started: float, *,
+def _cluster_one(run: ClusterCommand, model, corpus, question: str, plan: dict, started: float, *,
                  parent: dict | None, number: int | None) -> None:
     """Cluster, report and write the outputs of one question; the files land together or not at all."""
     from inbedder.io import write_embeddings, write_json, write_table
@@ -302,7 +290,8 @@ def _cluster_one(run: _ClusterRun, model, corpus, question: str, plan: dict, sta
     clusterer = run.cluster.build(model, question, batch_size=run.model.batch_size, show_progress_bar=not run.quiet)
     clusterer.fit(corpus.texts, corpus.labels)
     clusterer.parent_ = parent
-    info = finish_clustering(run.args, clusterer, top_n=run.cluster.top_n)
+    info = finish_clustering(clusterer, top_n=run.cluster.top_n, name_clusters=run.analyst.name_clusters,
+                             quiet=run.quiet)
     chosen = _chosen_k(run.cluster, clusterer)
     if not run.quiet:
         if chosen:
@@ -312,15 +301,15 @@ def _cluster_one(run: _ClusterRun, model, corpus, question: str, plan: dict, sta
         if "embeddings" in plan:
             write_embeddings(clusterer.embeddings_, corpus.ids, staged.path(plan["embeddings"].path))
         if "table" in plan:
-            write_table(per_text_frame(corpus, clusterer), staged.path(plan["table"].path), raw_csv=run.args.raw_csv)
-            options = vars(run.args) | {"instruction": question, "output": str(plan["table"].path)}
+            write_table(per_text_frame(corpus, clusterer), staged.path(plan["table"].path), raw_csv=run.outputs.raw_csv)
+            options = run.flags(instruction=question, output=str(plan["table"].path))
             if chosen:
                 options["k_chosen"] = int(clusterer.n_clusters_)
             record = run_record(options, model, clusterer, info, corpus, time.time() - started)
             write_json(record, staged.path(plan["sidecar"].path))
     written = [str(output.path) for output in plan.values()]
-    if run.args.save_clustering:
-        written.append(str(clusterer.save(_numbered(run.args.save_clustering, number))))
+    if run.analyst.save_clustering:
+        written.append(str(clusterer.save(_numbered(run.analyst.save_clustering, number))))
     if not run.quiet and written:
         print("wrote " + ", ".join(written))
 

@@ -240,3 +240,36 @@ def add_input_arguments(parser: argparse.ArgumentParser, *, several: bool = Fals
                         "own 'id' column when it has one, else 0-based row numbers in a column named 'row')")
     parser.add_argument("--encoding", default="utf-8", help="input file encoding (default %(default)s)")
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress bars or summaries, errors only")
+
+
+# --------------------------------------------------------------------------- inbedder cluster's other flags
+
+
+@dataclass(frozen=True)
+class OutputOptions:
+    """Where ``inbedder cluster`` writes: the per-text table, the embeddings, and how CSV cells are written."""
+
+    output: str | None = None
+    embeddings: str | None = None
+    raw_csv: bool = False
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> OutputOptions:
+        return cls(output=args.output, embeddings=args.embeddings, raw_csv=args.raw_csv)
+
+
+@dataclass(frozen=True)
+class RayOptions:
+    """``--engine ray``: the Ray cluster to join, its actors, the shards' folder and size, the k-means sample."""
+
+    address: str | None = None
+    workers: int = 1
+    gpus_per_worker: float = 0
+    output_dir: str | None = None
+    shard_rows: int = 256
+    sample_size: int = 100_000
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> RayOptions:
+        return cls(address=args.address, workers=args.workers, gpus_per_worker=args.gpus_per_worker,
+                   output_dir=args.output_dir, shard_rows=args.shard_rows, sample_size=args.sample_size)

@@ -11,7 +11,7 @@ import platform
 import shlex
 import sys
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -117,15 +117,47 @@ def _add_run_options(parser: argparse.ArgumentParser, limit_help: str) -> None:
 
 
 # --------------------------------------------------------------------------- handlers
+@dataclass(frozen=True)
+class EvaluateOptions:
+    """One ``inbedder evaluate`` run, as options: the test, the models, its data and limits, k-means, the output.
+
+    ``parameters`` are the flags as typed (the subcommand's own set), kept for ``results.json``.
+    """
+
+    test: str
+    model: ModelOptions
+    models: str | None = None
+    data: str = "shipped"
+    spec: str | None = None
+    limit: int | None = None
+    robustness_limit: int | None = None
+    output_dir: str | None = None
+    references: bool = True
+    center: bool = True
+    standardize: bool = True
+    quiet: bool = False
+    parameters: dict | None = None
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> EvaluateOptions:
+        return cls(
+            test=args.evaluate_command, model=ModelOptions.from_args(args), models=getattr(args, "models", None),
+            data=getattr(args, "data", "shipped"), spec=getattr(args, "spec", None), limit=args.limit,
+            robustness_limit=getattr(args, "robustness_limit", None), output_dir=args.output_dir,
+            references=not args.no_references, center=not args.no_center, standardize=not args.no_standardize,
+            quiet=args.quiet, parameters={key: value for key, value in vars(args).items() if key != "handler"},
+        )
+
+
 def run_awareness(args: argparse.Namespace) -> None:
     from inbedder.evaluation.suite import AWARENESS_TASKS, parse_tasks
 
     tasks = parse_tasks(args.tasks, AWARENESS_TASKS)
-    _run(args, tasks, methods=[args.method] if args.method else None)
+    _run(EvaluateOptions.from_args(args), tasks, methods=[args.method] if args.method else None)
 
 
 def run_robustness(args: argparse.Namespace) -> None:
-    _run(args, ["robustness"], methods=[args.method] if args.method else None)
+    _run(EvaluateOptions.from_args(args), ["robustness"], methods=[args.method] if args.method else None)
 
 
 def run_compare(args: argparse.Namespace) -> None:
@@ -139,33 +171,32 @@ def run_compare(args: argparse.Namespace) -> None:
     if unknown or not methods:
         raise InBedderError(f"methods={args.methods!r}: unknown method(s) {', '.join(unknown) or '(none given)'}; "
                             f"choose from: {', '.join(METHODS)}", parameter="methods")
-    _run(args, parse_tasks(args.tasks), methods)
+    tasks = parse_tasks(args.tasks)
+    _run(EvaluateOptions.from_args(args), tasks, methods)
 
 
-def _run(args: argparse.Namespace, tasks: list[str], methods: list[str] | None) -> None:
+def _run(options: EvaluateOptions, tasks: list[str], methods: list[str] | None) -> None:
     from inbedder.evaluation.api import build_subjects, build_suite
     from inbedder.evaluation.report import all_tables, write_run
     from inbedder.evaluation.suite import run_suite
     from inbedder.validation import check_options
 
-    options = ModelOptions.from_args(args)
-    check_options(options)
+    check_options(options.model)
     started = time.time()
-    output_dir = _output_dir(args)
+    output_dir = _output_dir(options.output_dir, test=options.test)
     suite = build_suite(
-        tasks, getattr(args, "data", "shipped"), spec=getattr(args, "spec", None), limit=args.limit,
-        robustness_limit=getattr(args, "robustness_limit", None), seed=options.seed, center=not args.no_center,
-        standardize=not args.no_standardize,
+        tasks, options.data, spec=options.spec, limit=options.limit, robustness_limit=options.robustness_limit,
+        seed=options.model.seed, center=options.center, standardize=options.standardize,
     )
-    models = [replace(options, model=name).build() for name in _model_names(args)]
+    models = [replace(options.model, model=name).build() for name in _model_names(options.models, options.model)]
     methods = methods or [models[0].method]
-    subjects = build_subjects(models, methods, references=not args.no_references, batch_size=options.batch_size,
-                              show_progress_bar=not args.quiet)
+    subjects = build_subjects(models, methods, references=options.references, batch_size=options.model.batch_size,
+                              show_progress_bar=not options.quiet)
 
     def record(rows: list[dict], complete: bool) -> dict:
         return {
-            "command": f"evaluate {args.evaluate_command}",
-            "command_line": _command_line(args),
+            "command": f"evaluate {options.test}",
+            "command_line": _command_line(options.test),
             "complete": complete,  # False while a long run is still going: the rows so far
             "started": datetime.fromtimestamp(started).isoformat(timespec="seconds"),
             "wall_seconds": round(time.time() - started, 1),
@@ -174,42 +205,44 @@ def _run(args: argparse.Namespace, tasks: list[str], methods: list[str] | None) 
             "tasks": tasks,
             "center": suite.center,  # k-means on centred rows (the default) or raw unit rows
             "standardize": suite.standardize,  # each dimension scaled to unit variance (the default)
-            "parameters": {key: value for key, value in vars(args).items() if key != "handler"},
+            "parameters": dict(options.parameters or {}),
             "data": suite.describe(),
             "subjects": rows,
             "environment": _environment(),
         }
 
-    rows = run_suite(subjects, suite, show_progress_bar=not args.quiet, on_row=lambda so_far: write_run(record(so_far, False), output_dir))
+    rows = run_suite(subjects, suite, show_progress_bar=not options.quiet,
+                     on_row=lambda so_far: write_run(record(so_far, False), output_dir))
     final = record(rows, True)
     json_path, md_path = write_run(final, output_dir)
-    if not args.quiet:
+    if not options.quiet:
         print(all_tables(rows))
         print(f"\nwall time {final['wall_seconds']:.0f} s; wrote {json_path} and {md_path}")
 
 
-def _model_names(args: argparse.Namespace) -> list[str | None]:
+def _model_names(models: str | None, model: ModelOptions) -> list[str | None]:
     """The models to evaluate: ``--models`` ('embedded' = the default model), else ``--model``."""
-    if not getattr(args, "models", None):
-        return [args.model]
-    names = [None if name.strip() in ("embedded", "default") else name.strip() for name in args.models.split(",") if name.strip()]
-    if args.adapter and len(names) > 1:
+    if not models:
+        return [model.model]
+    names = [None if name.strip() in ("embedded", "default") else name.strip()
+             for name in models.split(",") if name.strip()]
+    if model.adapter and len(names) > 1:
         raise InBedderError("adapter with several models is ambiguous; run compare once per adapter",
                             parameter=("adapter", "models"))
     return names
 
 
-def _output_dir(args: argparse.Namespace) -> Path:
-    folder = Path(args.output_dir) if args.output_dir else Path("runs") / f"evaluate-{args.evaluate_command}-{datetime.now():%Y%m%d-%H%M%S}"
+def _output_dir(output_dir: str | None, *, test: str) -> Path:
+    folder = Path(output_dir) if output_dir else Path("runs") / f"evaluate-{test}-{datetime.now():%Y%m%d-%H%M%S}"
     if folder.exists() and not folder.is_dir():
         raise InBedderError(f"output_dir={str(folder)!r} is a file; give a folder", parameter="output_dir")
     return folder  # created when the results are written, so a failed run leaves nothing behind
 
 
-def _command_line(args: argparse.Namespace) -> str:
+def _command_line(test: str) -> str:
     if Path(sys.argv[0]).name == "inbedder":
         return shlex.join(["inbedder", *sys.argv[1:]])
-    return f"inbedder evaluate {args.evaluate_command} (called from Python: see parameters)"
+    return f"inbedder evaluate {test} (called from Python: see parameters)"
 
 
 def _environment() -> dict:

@@ -11,9 +11,9 @@ from typing import Any
 
 from inbedder.errors import InBedderError
 from inbedder.encoding.methods import METHODS
+from inbedder.version import __version__
 
 __all__ = ["InBedder", "InstructionClusterer", "InBedderError", "METHODS"]
-__version__ = "0.1.0"
 
 _LAZY = {"InBedder": "inbedder.encoding.embedder", "InstructionClusterer": "inbedder.clustering.estimator"}
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -84,10 +85,56 @@ def check_options(*options: object) -> None:
         if holder is not None:
             bound.check(getattr(holder, bound.parameter))
     device = next((source.device for source in options if getattr(source, "device", None)), None)
-    if device:
-        from inbedder.models.loading import resolve_device  # imports torch: only when a device is named
+    if device and device.strip():  # a blank name means the default device, which always exists
+        check_device(device)
 
-        resolve_device(device)
+
+def check_device(device: str) -> str:
+    """A named torch device, lower-cased, if this machine has it; one line saying why not otherwise.
+
+    ``cpu`` answers without importing torch; any other name imports it to ask what this machine
+    has, so ``device="cuda"`` on a CPU-only machine fails before any model or file is read.
+    """
+    name = device.strip().lower()
+    if name == "cpu":
+        return "cpu"
+    import torch
+
+    matched = re.fullmatch(r"cuda(?::(\d+))?", name)
+    if matched:
+        if not torch.cuda.is_available():
+            built = f"built for CUDA {torch.version.cuda}, but no GPU is visible" if torch.version.cuda else "built for CPU"
+            raise InBedderError(
+                f"CUDA is not available on this machine (torch {torch.__version__} {built}); drop device or use device='cpu'",
+                parameter="device",
+            )
+        count = torch.cuda.device_count()
+        if matched.group(1) is not None and int(matched.group(1)) >= count:
+            raise InBedderError(
+                f"`device` {device!r} does not exist: this machine has {count} CUDA device(s); use cuda:0..cuda:{count - 1}",
+                parameter="device",
+            )
+        return name
+    if name == "mps":
+        mps = getattr(torch.backends, "mps", None)
+        if mps is None or not mps.is_available():
+            raise InBedderError(
+                "MPS (Apple GPU) is not available on this machine; drop device or use device='cpu'", parameter="device"
+            )
+        return "mps"
+    raise InBedderError(
+        f"device {device!r} is not a device; use one of: {', '.join(_accepted_devices(torch))}", parameter="device"
+    )
+
+
+def _accepted_devices(torch) -> list[str]:
+    accepted = ["cpu"]
+    if torch.cuda.is_available():
+        accepted += ["cuda"] + [f"cuda:{n}" for n in range(torch.cuda.device_count())]
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        accepted.append("mps")
+    return accepted
 
 
 def check_instruction(instruction: str) -> str:

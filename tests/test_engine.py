@@ -222,7 +222,7 @@ def test_cache_keys_are_todays(tiny_models, name):
             assert settings == expected, (method, prefix)
             if (name, method, prefix) in OLD_DIGESTS and "pooled_width" not in expected:
                 assert settings_key(settings) == OLD_DIGESTS[name, method, prefix]
-    assert planner.probe_key(model, ["a", "b"], QUESTIONS[0]) == OLD_PROBE_KEYS["inbedder"]
+    assert planner.probe_key(model.parts(), ["a", "b"], QUESTIONS[0]) == OLD_PROBE_KEYS["inbedder"]
 
 
 def test_cache_keys_follow_every_setting(tiny_models):
@@ -238,7 +238,7 @@ def test_cache_keys_follow_every_setting(tiny_models):
             assert settings == _expected(method, CHAT_BRIEF, prefix, **changes), (method, prefix)
             if (method, prefix) in OLD_DIGESTS_CHANGED:
                 assert settings_key(settings) == OLD_DIGESTS_CHANGED[method, prefix]
-    assert planner.probe_key(model, ["a", "b"], QUESTIONS[0]) == OLD_PROBE_KEYS["chat-brief"]
+    assert planner.probe_key(model.parts(), ["a", "b"], QUESTIONS[0]) == OLD_PROBE_KEYS["chat-brief"]
 
 
 def test_encoded_rows_land_under_todays_keys_and_probe_keys(tiny_models):
@@ -251,7 +251,7 @@ def test_encoded_rows_land_under_todays_keys_and_probe_keys(tiny_models):
     probe = {"probe": "answer-prefix", "model": model.loaded.fingerprint, "template": INBEDDER,
              "max_length": 512, "instruction": QUESTIONS[0]}
     key = EmbeddingCache.key(settings_key(probe), "\x00".join(evenly_spaced(TEXTS)))
-    assert planner.probe_key(model, evenly_spaced(TEXTS), QUESTIONS[0]) == key
+    assert planner.probe_key(model.parts(), evenly_spaced(TEXTS), QUESTIONS[0]) == key
     assert model.cache.get([key])[key] == (None, prefix)
 
 

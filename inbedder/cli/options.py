@@ -17,10 +17,11 @@ Importing this module imports neither torch nor the embedder (``inbedder --help`
 from __future__ import annotations
 
 import argparse
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
+from inbedder.models.settings import EmbedderSettings
 from inbedder.validation import AUTO, check_options
 
 if TYPE_CHECKING:
@@ -34,48 +35,20 @@ __all__ = [
 
 
 @dataclass(frozen=True)
-class ModelOptions:
-    """How to build the embedder (the arguments of :class:`~inbedder.InBedder`) and run it.
+class ModelOptions(EmbedderSettings):
+    """How to build the embedder (:class:`~inbedder.models.settings.EmbedderSettings`) and run it.
 
-    The fields and defaults are :class:`~inbedder.InBedder`'s own; ``batch_size`` is not an
-    ``InBedder`` setting but the one of every ``encode`` call made with the built model.
+    ``batch_size`` is not an ``InBedder`` setting but the one of every ``encode`` call made with
+    the built model.
     """
 
-    model: str | None = None
-    adapter: str | None = None
-    template: str = "auto"
-    method: str | None = None
-    max_length: int = 512
-    max_new_tokens: int | None = None
-    layer: int | None = None
-    filter_answer_words: bool = True
-    answer_prefix: str = "auto"
-    samples: int = 3
-    temperature: float = 0.7
-    sentence_encoder: str | None = None
-    device: str | None = None
-    cache: str | Path | bool | None = None
-    seed: int = 0
-    compile: bool = False
-    dtype: str = "auto"
     batch_size: int = 16
-
-    def embedder_arguments(self) -> dict[str, Any]:
-        """The keyword arguments of :class:`~inbedder.InBedder` (every field but ``batch_size``)."""
-        return {field.name: getattr(self, field.name) for field in fields(self) if field.name != "batch_size"}
-
-    def check(self) -> None:
-        """Refuse, without loading anything, numbers out of range and a device this machine lacks."""
-        check_options(self)
 
     def build(self) -> InBedder:
         """The embedder; the model and adapter are checked first, in one line, before torch loads."""
-        from inbedder.models.loading import check_model, resolve_adapter
+        from inbedder.encoding.building import embedder_from_settings
 
-        check_model(self.model, adapter=resolve_adapter(self.model, self.adapter))
-        from inbedder.encoding.embedder import InBedder
-
-        return InBedder(**self.embedder_arguments())
+        return embedder_from_settings(self)
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> ModelOptions:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from inbedder import __version__
+from inbedder.version import __version__
 
 if TYPE_CHECKING:
     from inbedder.clustering.estimator import InstructionClusterer

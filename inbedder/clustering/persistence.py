@@ -28,6 +28,9 @@ import numpy as np
 
 from inbedder.errors import InBedderError, one_line
 from inbedder.clustering.record_schema import ADVICE, RecordError, check_record, check_tensors, field_name
+from inbedder.encoding.building import embedder_from_settings
+from inbedder.models.settings import EmbedderSettings
+from inbedder.version import __version__
 
 if TYPE_CHECKING:
     from inbedder.clustering.estimator import InstructionClusterer
@@ -109,8 +112,6 @@ def embedder_settings(model: InBedder, answer_prefix: str, *, embedded: bool) ->
 
 # --------------------------------------------------------------------------- saving
 def _record(clusterer: InstructionClusterer) -> dict[str, Any]:
-    from inbedder import __version__
-
     model, prefix = clusterer.model, clusterer.answer_prefix_
     if model is None or prefix is None:
         raise InBedderError("only a clustering fitted by its model can be saved (the model embeds new texts later); "
@@ -349,10 +350,8 @@ def _cut(value: Any) -> str:
 
 def build_embedder(record: dict[str, Any], **overrides: Any) -> InBedder:
     """The embedder the saved settings describe (device and cache may be overridden)."""
-    from inbedder.cli.options import ModelOptions
-
     settings = dict(record["embedder"])
-    return ModelOptions(**settings, method=record["method"], **overrides).build()
+    return embedder_from_settings(EmbedderSettings(**settings, method=record["method"], **overrides))
 
 
 ANSWER_TENSORS = ("answer_token_ids", "answer_mean", "joined_mean")

@@ -23,9 +23,10 @@ from inbedder.encoding.encoders.sentence import SentenceEncoder
 from inbedder.encoding.engine import Encoded, Progress
 from inbedder.errors import InBedderError
 from inbedder.encoding.methods import METHODS, SPECS, MethodSpec, methods_for
+from inbedder.encoding.parts import EmbedderParts
 from inbedder.models.devices import resolve_dtype, torch_dtype
 from inbedder.models.loading import (
-    CAUSAL, MASKED, LoadedModel, cache_dir, load_generator, resolve_adapter, resolve_device, run_metadata,
+    CAUSAL, LoadedModel, cache_dir, load_generator, resolve_adapter, resolve_device, run_metadata,
 )
 from inbedder.encoding.prompts import BRIEF_CHAT_TEMPLATE, INBEDDER_TEMPLATE, PromptBuilder, looks_like_template
 from inbedder.validation import MAX_SEED, check_instruction, check_options
@@ -178,28 +179,16 @@ class InBedder:
 
         ``answer_prefix`` is the resolved prefix of this question (see :meth:`resolve_answer_prefix`).
         """
-        spec = SPECS[method]
-        settings = {
-            "model": self.loaded.fingerprint,
-            "method": method,
-            "template": self.prompts.signature(answer_prefix),
-            "layer": self.layer,
-            "max_length": self.prompts.max_length,
-            "max_new_tokens": self.max_new_tokens,
-            "instruction": instruction,
-        }
-        if self.dtype != "fp32":  # fp32 keys stay as they were before dtype existed
-            settings["dtype"] = self.dtype
-        if spec.filters:
-            settings["filter_answer_words"] = self.filter_answer_words
-        if spec.sentence:
-            settings["sentence_encoder"] = self.sentence_encoder.cache_name
-        if spec.sampled:
-            # "sampler": draws are seeded per (text, question, sample), so they do not depend on the batch
-            settings.update(samples=self.samples, temperature=self.temperature, seed=self.seed, sampler="per-row")
-            if self.family == MASKED and self.samples > 1:
-                settings["pooled_width"] = "fixed"  # rows cached before the width fix were 384 / samples wide
-        return settings
+        return self.parts().settings(method, instruction, answer_prefix=answer_prefix)
+
+    def parts(self) -> EmbedderParts:
+        """What the engine and the planner read, taken from this embedder's attributes as they are now."""
+        return EmbedderParts(
+            loaded=self.loaded, prompts=self.prompts, cache=self.cache, sentence_encoder=self.sentence_encoder,
+            dtype=self.dtype, layer=self.layer, max_new_tokens=self.max_new_tokens, samples=self.samples,
+            temperature=self.temperature, seed=self.seed, answer_prefix=self.answer_prefix,
+            filter_answer_words=self.filter_answer_words,
+        )
 
     # ----------------------------------------------------------------- public API
     def encode(
@@ -235,7 +224,7 @@ class InBedder:
         spec = self._spec(method)
         question = check_instruction(instruction)
         return engine.encode(
-            self, texts, [question], spec, batch_size=batch_size, show_progress_bar=show_progress_bar,
+            self.parts(), texts, [question], spec, batch_size=batch_size, show_progress_bar=show_progress_bar,
             normalize_embeddings=normalize_embeddings, answers=answers, progress=progress,
         )[question]
 
@@ -263,7 +252,7 @@ class InBedder:
         spec = self._spec(method)
         stripped = {instruction: check_instruction(instruction) for instruction in given}
         results = engine.encode(
-            self, texts, list(dict.fromkeys(stripped.values())), spec, batch_size=batch_size,
+            self.parts(), texts, list(dict.fromkeys(stripped.values())), spec, batch_size=batch_size,
             show_progress_bar=show_progress_bar, normalize_embeddings=normalize_embeddings, answers=answers,
             progress=progress,
         )
@@ -283,7 +272,7 @@ class InBedder:
             raise InBedderError("instructions must be a non-empty list of questions", parameter="instructions")
         stripped = {instruction: check_instruction(instruction) for instruction in dict.fromkeys(instructions)}
         unique = list(dict.fromkeys(engine.check_texts(texts)))
-        prefixes = planner.answer_prefixes(self, unique, list(dict.fromkeys(stripped.values())))
+        prefixes = planner.answer_prefixes(self.parts(), unique, list(dict.fromkeys(stripped.values())))
         return {instruction: prefixes[question] for instruction, question in stripped.items()}
 
     def with_answer_prefix(self, answer_prefix: str) -> InBedder:

@@ -4,14 +4,15 @@
 which (text, question) pairs the cache cannot serve, the runner of the model's family
 (:mod:`inbedder.encoding.encoders.runners`) runs them in length-sorted batches, the pooler turns each
 chunk of states into vectors by the method's spec, and every chunk is written to the cache as
-soon as it is done (an interrupted run resumes there; memory stays flat).
+soon as it is done (an interrupted run resumes there; memory stays flat). Engine and planner
+take the embedder's :class:`~inbedder.encoding.parts.EmbedderParts`, never the embedder itself.
 """
 
 from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, Iterator, Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -24,12 +25,10 @@ from inbedder.encoding.encoders.sampling import RowSampler
 from inbedder.encoding.encoders.states import AnswerStates
 from inbedder.errors import InBedderError
 from inbedder.encoding.methods import SENTENCE_ANSWERS, SENTENCE_PROMPT, MethodSpec
+from inbedder.encoding.parts import EmbedderParts
 from inbedder.encoding.planner import Plan, WorkItem, plan, work_batches
 from inbedder.stopwords import ENGLISH_STOPWORDS, word_set, words
 from inbedder.vectors import unit_rows
-
-if TYPE_CHECKING:
-    from inbedder.encoding.embedder import InBedder
 
 Progress = Callable[[int, int], None]
 """``progress(done, total)``: called after each batch with the texts (or answers) embedded so far."""
@@ -53,7 +52,7 @@ class Encoded:
 
 
 def encode(
-    model: InBedder, texts: Sequence[str], questions: list[str], spec: MethodSpec, *, batch_size: int,
+    parts: EmbedderParts, texts: Sequence[str], questions: list[str], spec: MethodSpec, *, batch_size: int,
     show_progress_bar: bool | None, normalize_embeddings: bool, answers: bool, progress: Progress | None,
 ) -> dict[str, Encoded]:
     """``{question: Encoded}`` for distinct, checked ``questions``; embeds only what the cache lacks."""
@@ -61,7 +60,7 @@ def encode(
     if batch_size < 1:
         raise InBedderError(f"batch_size must be at least 1 (got {batch_size})", parameter="batch_size")
     unique = list(dict.fromkeys(texts))  # duplicates are embedded once
-    work = plan(model, unique, questions, spec, answers=answers)
+    work = plan(parts, unique, questions, spec, answers=answers)
     one = len(questions) == 1
     show = work.total >= 32 if show_progress_bar is None else show_progress_bar
     if show:
@@ -80,15 +79,15 @@ def encode(
                 if progress is not None:
                     progress(done, work.total)
 
-            run(model, work, batch_size=batch_size, advance=advance)
-    model.prompts.report_truncation()  # the probe's prompts count too
-    return {question: _collect(model, texts, work, question, normalize_embeddings) for question in questions}
+            run(parts, work, batch_size=batch_size, advance=advance)
+    parts.prompts.report_truncation()  # the probe's prompts count too
+    return {question: _collect(parts, texts, work, question, normalize_embeddings) for question in questions}
 
 
-def _collect(model: InBedder, texts: list[str], work: Plan, question: str, normalize: bool) -> Encoded:
+def _collect(parts: EmbedderParts, texts: list[str], work: Plan, question: str, normalize: bool) -> Encoded:
     """The cached embeddings (and answers) of ``texts`` under ``question``, in their order."""
     keys = work.keys[question]
-    found = model.cache.get(list(keys.values()))
+    found = parts.cache.get(list(keys.values()))
     embeddings = np.stack([found[keys[text]][0] for text in texts])
     if normalize:
         embeddings = unit_rows(embeddings)
@@ -97,18 +96,18 @@ def _collect(model: InBedder, texts: list[str], work: Plan, question: str, norma
     return Encoded(embeddings, kept, answer_prefix=work.prefixes[question], cached=len(keys) - computed, computed=computed)
 
 
-def run(model: InBedder, work: Plan, *, batch_size: int, advance: Callable[[int], None]) -> None:
+def run(parts: EmbedderParts, work: Plan, *, batch_size: int, advance: Callable[[int], None]) -> None:
     """Embed every pending pair of ``work`` and cache each chunk as soon as it is done."""
-    pooler = Pooler(model, work)
-    for rows, states in _chunks(model, work, batch_size):
+    pooler = Pooler(parts, work)
+    for rows, states in _chunks(parts, work, batch_size):
         vectors, replies = pooler(rows, states)
-        model.cache.put(
+        parts.cache.put(
             (work.keys[question][text], vector, reply) for (text, question), vector, reply in zip(rows, vectors, replies)
         )
         advance(len(rows))
 
 
-def _chunks(model: InBedder, work: Plan, batch_size: int) -> Iterator[tuple[list[Row], AnswerStates | None]]:
+def _chunks(parts: EmbedderParts, work: Plan, batch_size: int) -> Iterator[tuple[list[Row], AnswerStates | None]]:
     """(rows, states) chunks in the runner's order; no states where the method needs no model pass."""
     pending = list(work.pending.items())
     if not _runs_model(work):
@@ -116,10 +115,10 @@ def _chunks(model: InBedder, work: Plan, batch_size: int) -> Iterator[tuple[list
         for start in range(0, len(pairs), batch_size):
             yield pairs[start : start + batch_size], None
         return
-    decoding = decoding_for(model, work)
-    for batch in work_batches(model, pending, work.prefixes, batch_size):
-        sampler_for = _sampler_for(model, batch) if work.spec.sampled else None
-        for pairs, states in runners.run_groups(model.loaded, [item.prompts for item in batch], decoding=decoding, sampler_for=sampler_for):
+    decoding = decoding_for(parts, work)
+    for batch in work_batches(parts, pending, work.prefixes, batch_size):
+        sampler_for = _sampler_for(parts, batch) if work.spec.sampled else None
+        for pairs, states in runners.run_groups(parts.loaded, [item.prompts for item in batch], decoding=decoding, sampler_for=sampler_for):
             yield [(batch[t].text, batch[t].questions[q]) for t, q in pairs], states
 
 
@@ -128,24 +127,24 @@ def _runs_model(work: Plan) -> bool:
     return work.spec.pools != SENTENCE_PROMPT or work.answers
 
 
-def decoding_for(model: InBedder, work: Plan) -> Decoding:
+def decoding_for(parts: EmbedderParts, work: Plan) -> Decoding:
     """The runner settings for ``work``: answer tokens only where the method or the caller needs them."""
     spec = work.spec
     return Decoding(
-        model.loaded.tokenizer.pad_token_id, runners.stop_ids(model.loaded),
-        new_tokens=model.max_new_tokens if spec.generates or work.answers else 0, layer=model.layer,
-        prompt_states=spec.prompt_states, samples=model.samples if spec.sampled else 1, slots=model.max_new_tokens,
+        parts.loaded.tokenizer.pad_token_id, runners.stop_ids(parts.loaded),
+        new_tokens=parts.max_new_tokens if spec.generates or work.answers else 0, layer=parts.layer,
+        prompt_states=spec.prompt_states, samples=parts.samples if spec.sampled else 1, slots=parts.max_new_tokens,
     )
 
 
-def _sampler_for(model: InBedder, batch: list[WorkItem]) -> Callable[[list[tuple[int, int]]], RowSampler | None]:
+def _sampler_for(parts: EmbedderParts, batch: list[WorkItem]) -> Callable[[list[tuple[int, int]]], RowSampler | None]:
     """re-enc's generators for a chunk's (text, question) pairs; None (greedy) without temperature or samples."""
 
     def sampler_for(pairs: list[tuple[int, int]]) -> RowSampler | None:
-        if model.temperature <= 0 or model.samples < 2:
+        if parts.temperature <= 0 or parts.samples < 2:
             return None
         rows = [(batch[t].questions[q], batch[t].text) for t, q in pairs]
-        return RowSampler.for_rows(model.seed, rows, model.samples, model.temperature, model.loaded.model.device)
+        return RowSampler.for_rows(parts.seed, rows, parts.samples, parts.temperature, parts.loaded.model.device)
 
     return sampler_for
 
@@ -153,11 +152,11 @@ def _sampler_for(model: InBedder, batch: list[WorkItem]) -> Callable[[list[tuple
 class Pooler:
     """Chunks of states → (vectors, answers) by the method's pooling mode."""
 
-    def __init__(self, model: InBedder, work: Plan):
+    def __init__(self, parts: EmbedderParts, work: Plan):
         self.spec, self.answers = work.spec, work.answers
-        self.tokenizer = model.loaded.tokenizer
-        self.sentence = model.sentence_encoder
-        self.filtered = model.filter_answer_words and work.spec.filters
+        self.tokenizer = parts.loaded.tokenizer
+        self.sentence = parts.sentence_encoder
+        self.filtered = parts.filter_answer_words and work.spec.filters
         self._pieces: dict[int, list[str]] = {}  # token id -> its words, decoded once per call
 
     def __call__(self, rows: list[Row], states: AnswerStates | None) -> tuple[np.ndarray, list[str | None]]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Iterator
+from typing import Iterator
 
 import numpy as np
 
@@ -21,10 +21,8 @@ from inbedder.encoding.encoders import runners
 from inbedder.encoding.encoders.batching import TextPrompts, length_batches
 from inbedder.encoding.encoders.decoding import TOKENS_PER_BATCH, Decoding
 from inbedder.encoding.methods import MethodSpec
+from inbedder.encoding.parts import EmbedderParts
 from inbedder.models.loading import CAUSAL, MASKED
-
-if TYPE_CHECKING:
-    from inbedder.encoding.embedder import InBedder
 
 logger = logging.getLogger(__name__)
 
@@ -68,15 +66,15 @@ def needs_work(row: tuple[np.ndarray | None, str | None] | None, answers: bool) 
     return row is None or row[0] is None or (answers and row[1] is None)
 
 
-def plan(model: InBedder, texts: list[str], questions: list[str], spec: MethodSpec, *, answers: bool) -> Plan:
+def plan(parts: EmbedderParts, texts: list[str], questions: list[str], spec: MethodSpec, *, answers: bool) -> Plan:
     """The work for distinct ``texts`` under distinct, checked ``questions``."""
-    prefixes = answer_prefixes(model, texts, questions)
+    prefixes = answer_prefixes(parts, texts, questions)
     keys: dict[str, dict[str, str]] = {}
     pending: dict[str, list[str]] = {}
     for question in questions:
-        digest = settings_key(model.settings(spec.name, question, answer_prefix=prefixes[question]))
+        digest = settings_key(parts.settings(spec.name, question, answer_prefix=prefixes[question]))
         keys[question] = {text: EmbeddingCache.key(digest, text) for text in texts}
-        found = model.cache.get(list(keys[question].values()))
+        found = parts.cache.get(list(keys[question].values()))
         for text in texts:
             if needs_work(found.get(keys[question][text]), answers):
                 pending.setdefault(text, []).append(question)
@@ -84,7 +82,7 @@ def plan(model: InBedder, texts: list[str], questions: list[str], spec: MethodSp
 
 
 def work_batches(
-    model: InBedder, pending: list[tuple[str, list[str]]], prefixes: dict[str, str], batch_size: int
+    parts: EmbedderParts, pending: list[tuple[str, list[str]]], prefixes: dict[str, str], batch_size: int
 ) -> Iterator[list[WorkItem]]:
     """Pending (text, questions) as tokenised groups, sorted by length within windows, in batches.
 
@@ -92,14 +90,14 @@ def work_batches(
     families one group per (text, question). Prompts are tokenised one window at a time so a
     huge corpus never holds all its token ids at once.
     """
-    family = model.family
+    family = parts.family
     if family != CAUSAL:
         pending = [(text, [question]) for text, asked in pending for question in asked]
-    reserve = model.max_new_tokens if family == MASKED else 0
+    reserve = parts.max_new_tokens if family == MASKED else 0
     for start in range(0, len(pending), WINDOW):
         window = [
             WorkItem(text, asked, TextPrompts(
-                [model.prompts.ids(q, text, reserve=reserve, answer_prefix=prefixes[q]) for q in asked],
+                [parts.prompts.ids(q, text, reserve=reserve, answer_prefix=prefixes[q]) for q in asked],
                 shared=family == CAUSAL, reserve=reserve,
             ))
             for text, asked in pending[start : start + WINDOW]
@@ -109,47 +107,47 @@ def work_batches(
 
 
 # ----------------------------------------------------------------------------- answer prefixes
-def answer_prefixes(model: InBedder, texts: list[str], questions: list[str]) -> dict[str, str]:
+def answer_prefixes(parts: EmbedderParts, texts: list[str], questions: list[str]) -> dict[str, str]:
     """The answer prefix of every question: fixed, or probed on a sample of ``texts`` (cached).
 
     One question is the one-question case: the probes of all uncached questions share one
     input pass per sampled text.
     """
-    if model.answer_prefix != "auto":
-        return {question: model.answer_prefix for question in questions}
-    if model.family != CAUSAL:
+    if parts.answer_prefix != "auto":
+        return {question: parts.answer_prefix for question in questions}
+    if parts.family != CAUSAL:
         return {question: "" for question in questions}  # masked slots and seq2seq decoders do not echo
     sample = evenly_spaced(texts)
-    keys = {question: probe_key(model, sample, question) for question in questions}
-    found = model.cache.get(list(keys.values()))
+    keys = {question: probe_key(parts, sample, question) for question in questions}
+    found = parts.cache.get(list(keys.values()))
     prefixes = {q: found[k][1] for q, k in keys.items() if k in found and found[k][1] is not None}
     todo = [question for question in questions if question not in prefixes]
     if todo:
-        answers = _probe(model, sample, todo)
+        answers = _probe(parts, sample, todo)
         for question in todo:
-            prefixes[question] = _store_prefix(model, keys[question], question, answers[question])
+            prefixes[question] = _store_prefix(parts, keys[question], question, answers[question])
     return {question: prefixes[question] for question in questions}
 
 
-def probe_settings(model: InBedder, question: str) -> dict:
+def probe_settings(parts: EmbedderParts, question: str) -> dict:
     """What determines a probe's answers (its prompts carry no answer prefix)."""
-    return {"probe": "answer-prefix", "model": model.loaded.fingerprint, "template": model.prompts.signature(""),
-            "max_length": model.prompts.max_length, "instruction": question}
+    return {"probe": "answer-prefix", "model": parts.loaded.fingerprint, "template": parts.prompts.signature(""),
+            "max_length": parts.prompts.max_length, "instruction": question}
 
 
-def probe_key(model: InBedder, sample: list[str], question: str) -> str:
+def probe_key(parts: EmbedderParts, sample: list[str], question: str) -> str:
     """Cache key of the answer-prefix probe of ``question`` on ``sample``."""
-    return EmbeddingCache.key(settings_key(probe_settings(model, question)), "\x00".join(sample))
+    return EmbeddingCache.key(settings_key(probe_settings(parts, question)), "\x00".join(sample))
 
 
-def _probe(model: InBedder, sample: list[str], questions: list[str]) -> dict[str, list[list[int]]]:
+def _probe(parts: EmbedderParts, sample: list[str], questions: list[str]) -> dict[str, list[list[int]]]:
     """Greedy answers of ``PROBE_TOKENS`` tokens to every question, per question in prompt-length order."""
-    decoding = Decoding(model.loaded.tokenizer.pad_token_id, runners.stop_ids(model.loaded), new_tokens=PROBE_TOKENS)
+    decoding = Decoding(parts.loaded.tokenizer.pad_token_id, runners.stop_ids(parts.loaded), new_tokens=PROBE_TOKENS)
     answers: dict[tuple[str, str], list[int]] = {}
     lengths: dict[tuple[str, str], int] = {}
     items = [(text, list(questions)) for text in sample]
-    for batch in work_batches(model, items, {q: "" for q in questions}, PROBE_BATCH):
-        for pairs, states in runners.run_groups(model.loaded, [item.prompts for item in batch], decoding=decoding):
+    for batch in work_batches(parts, items, {q: "" for q in questions}, PROBE_BATCH):
+        for pairs, states in runners.run_groups(parts.loaded, [item.prompts for item in batch], decoding=decoding):
             for (t, q), tokens in zip(pairs, states.kept_tokens()):
                 pair = (batch[t].text, batch[t].questions[q])
                 answers[pair], lengths[pair] = tokens, len(batch[t].prompts.prompts[q])
@@ -157,12 +155,12 @@ def _probe(model: InBedder, sample: list[str], questions: list[str]) -> dict[str
     return {q: [answers[t, q] for t in sorted(sample, key=lambda t: lengths[t, q])] for q in questions}
 
 
-def _store_prefix(model: InBedder, key: str, question: str, answers: list[list[int]]) -> str:
+def _store_prefix(parts: EmbedderParts, key: str, question: str, answers: list[list[int]]) -> str:
     """The prefix the probe's ``answers`` share, stored under the probe's cache ``key``."""
-    tokenizer = model.loaded.tokenizer
-    opening = shared_opening(answers, tokenizer.decode, question, set(runners.stop_ids(model.loaded)))
+    tokenizer = parts.loaded.tokenizer
+    opening = shared_opening(answers, tokenizer.decode, question, set(runners.stop_ids(parts.loaded)))
     prefix = " ".join(tokenizer.decode(opening, skip_special_tokens=True).split())
-    model.cache.put([(key, None, prefix)])
+    parts.cache.put([(key, None, prefix)])
     if prefix:
         logger.info("answer prefix for %r: %r", question, prefix)
     return prefix

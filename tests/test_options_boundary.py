@@ -111,7 +111,7 @@ def test_nothing_writes_to_the_parsed_arguments():
 
 
 def test_the_ray_command_does_not_import_argparse():
-    tree = _tree(ROOT / "inbedder" / "distributed" / "command.py")
+    tree = _tree(ROOT / "inbedder" / "cli" / "on_ray.py")
     imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
     imported |= {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
     assert "argparse" not in imported

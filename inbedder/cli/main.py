@@ -234,7 +234,7 @@ def run_cluster(args: argparse.Namespace) -> None:
         (Path(run.source.path), "the input"),
         *((file, f"an output ({output.flag})") for plan in plans for output in plan.values() for file in output.files)])
     if run.engine == "ray":
-        from inbedder.distributed.command import run_on_ray
+        from inbedder.cli.on_ray import run_on_ray
 
         run_on_ray(questions, source=run.source, model=run.model, cluster=run.cluster, ray=run.ray,
                    outputs=run.outputs, quiet=run.quiet)

@@ -22,7 +22,7 @@ import shutil
 from collections.abc import Iterable
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -33,8 +33,46 @@ from inbedder.models.settings import EmbedderSettings
 from inbedder.version import __version__
 
 if TYPE_CHECKING:
-    from inbedder.clustering.estimator import InstructionClusterer
+    import pandas as pd
+
     from inbedder.encoding.embedder import InBedder
+
+
+class Clustering(Protocol):
+    """What a saved clustering is made of: the estimator's settings and its fitted ``_`` state.
+
+    :class:`~inbedder.clustering.estimator.InstructionClusterer` is one; naming the attributes
+    here, rather than importing the estimator, keeps this module below it (the estimator saves
+    and loads through this module). ``labels_``, ``saved_names_``, ``keywords_``,
+    ``fitted_texts_``, ``generated_names_``, ``parent_`` and ``answer_frame_`` may be absent.
+    """
+
+    model: InBedder
+    instruction: str
+    method: str | None
+    n_clusters: int | str | None
+    random_state: int
+    n_init: int | str
+    center: bool
+    standardize: bool
+    answer_space: int | None
+    state_weight: float
+    min_similarity: Any
+    seed_answers: Any
+    method_: str
+    answer_prefix_: str
+    n_clusters_: int
+    cluster_centers_: np.ndarray
+    mean_: np.ndarray | None
+    scale_: np.ndarray | None
+    outlier_threshold_: float | None
+    silhouette_scores_: dict[int, float] | None
+    seed_matches_: Any
+
+    def display_names(self) -> dict[int, str]: ...
+
+    def cluster_info(self) -> pd.DataFrame: ...
+
 
 FORMAT = "inbedder-clustering"
 FORMAT_VERSION = 3  # 2: a standardised clustering keeps each dimension's scale; 3: the answer space's tokens
@@ -111,7 +149,7 @@ def embedder_settings(model: InBedder, answer_prefix: str, *, embedded: bool) ->
 
 
 # --------------------------------------------------------------------------- saving
-def _record(clusterer: InstructionClusterer) -> dict[str, Any]:
+def _record(clusterer: Clustering) -> dict[str, Any]:
     model, prefix = clusterer.model, clusterer.answer_prefix_
     if model is None or prefix is None:
         raise InBedderError("only a clustering fitted by its model can be saved (the model embeds new texts later); "
@@ -144,7 +182,7 @@ def _record(clusterer: InstructionClusterer) -> dict[str, Any]:
     }
 
 
-def save_clustering(clusterer: InstructionClusterer, path: str | Path) -> Path:
+def save_clustering(clusterer: Clustering, path: str | Path) -> Path:
     """Write ``clusterer`` to the folder ``path``: its two files, replaced atomically; the rest is kept.
 
     Only ``clustering.json`` and ``centroids.safetensors`` are written (see :func:`_replace_pair`
@@ -357,7 +395,7 @@ def build_embedder(record: dict[str, Any], **overrides: Any) -> InBedder:
 ANSWER_TENSORS = ("answer_token_ids", "answer_mean", "joined_mean")
 
 
-def _answer_frame(clusterer: InstructionClusterer, tensors: dict[str, np.ndarray]) -> Any:
+def _answer_frame(clusterer: Clustering, tensors: dict[str, np.ndarray]) -> Any:
     """The saved answer space on the loaded model's head (None for a clustering of the state alone)."""
     if not clusterer.answer_space:
         return None
@@ -372,7 +410,7 @@ def _answer_frame(clusterer: InstructionClusterer, tensors: dict[str, np.ndarray
                        tensors["answer_mean"], tensors["joined_mean"], clusterer.state_weight, head)
 
 
-def load_clustering(cls: type, path: str | Path, *, model: InBedder | None = None, **embedder: Any) -> InstructionClusterer:
+def load_clustering(cls: type[Clustering], path: str | Path, *, model: InBedder | None = None, **embedder: Any) -> Clustering:
     """A clusterer with the saved centroids, threshold and names, and a model checked against the fingerprint."""
     folder = Path(path)
     record, tensors = read_saved(folder)

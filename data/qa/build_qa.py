@@ -7,7 +7,7 @@ Every passage is composed here from sentence templates with slot values drawn by
 generator, and every answer is a slot value the passage states (or "none" when the passage
 leaves that slot out: the negatives). No text comes from any evaluation set: a passage sharing
 an 8-word window with any file under data/eval/ or data/reviews.csv is discarded and redrawn
-(the build prints how many; ``tests/test_training_data.py`` checks the result independently).
+(the build prints how many; ``tests/finetune/test_training_data.py`` checks the result independently).
 Nothing here reads a model or an evaluation score.
 
 Rows have the keys of the existing ``qa_part_a.jsonl`` / ``qa_part_b.jsonl``: input, instruction,

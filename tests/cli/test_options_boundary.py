@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("inbedder", "app", "explain", "finetune")  # the folders of the installed ``inbedder`` package
 # Hooks whose ``args`` is another library's (transformers' TrainingArguments), not the command line's.
 FOREIGN_ARGS = {("finetune/trainer.py", "on_log")}

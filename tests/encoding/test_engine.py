@@ -54,7 +54,7 @@ def test_the_method_table_says_what_each_method_does():
 
 def test_no_method_names_outside_the_table():
     """The engine reads traits from the table; a quoted method name in its code would be a second table."""
-    root = Path(__file__).resolve().parent.parent / "inbedder" / "encoding"
+    root = Path(__file__).resolve().parents[2] / "inbedder" / "encoding"
     files = [root / "embedder.py", root / "engine.py", root / "planner.py", *sorted((root / "encoders").glob("*.py"))]
     quoted = re.compile("[\"'](" + "|".join(map(re.escape, METHODS)) + ")[\"']")
     for path in files:

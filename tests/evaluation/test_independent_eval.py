@@ -17,7 +17,7 @@ import pytest
 from inbedder.errors import InBedderError
 from inbedder.evaluation import independent as ind
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 FOLDER = ROOT / "data" / "eval" / "independent"
 MANIFEST = json.loads((FOLDER / "MANIFEST.json").read_text(encoding="utf-8"))
 

@@ -17,7 +17,7 @@ import pytest
 
 from inbedder.stopwords import content_words
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 QA = ROOT / "data" / "qa"
 EVAL = ROOT / "data" / "eval"
 WINDOW = 8

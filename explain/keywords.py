@@ -21,7 +21,9 @@ import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from inbedder.errors import InBedderError
-from inbedder.stopwords import ENGLISH_STOPWORDS, content_words, word_set, words
+from inbedder.stopwords import ENGLISH_STOPWORDS, word_set, words
+
+from .segmenting import explanation_words
 
 # Where a list of options cannot run on: end of a sentence or clause ("review: food or price?").
 _BOUNDARY = re.compile(r"[.?!:;()\[\]{}\"«»“”„…—–]|\s-+\s")
@@ -140,9 +142,10 @@ def question_echo(question: str) -> frozenset[str]:
     named "positive" and "negative" and those are their keywords, while under "What is the
     sentiment of the review?" "sentiment" and "review" are still dropped. The rule reads the
     question alone, so a word is an echo or not the same way for every cluster and corpus.
-    Includes the parts of apostrophe words, as :func:`inbedder.stopwords.word_set`.
+    Includes the parts of apostrophe words, as :func:`inbedder.stopwords.word_set`, and the
+    segmented words of Chinese and Japanese questions (:mod:`.segmenting`).
     """
-    return frozenset(word_set(question or "")) - offered_options(question)
+    return (frozenset(word_set(question or "")) | frozenset(explanation_words(question or ""))) - offered_options(question)
 
 
 def as_cluster_labels(labels: Sequence[int] | np.ndarray, n: int) -> np.ndarray:
@@ -187,7 +190,7 @@ def cluster_keywords(
         " ".join(a for a, c in zip(answers, cluster_of) if c == cluster) for cluster in clusters
     ]
     stop = _stopword_set(extra_stopwords)
-    tokenised = [content_words(doc, stop) for doc in documents]
+    tokenised = [explanation_words(doc, stop) for doc in documents]
     if not any(tokenised):
         return {cluster: [] for cluster in clusters}
 

@@ -21,9 +21,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from inbedder.errors import InBedderError
-from inbedder.stopwords import content_words, singular
+from inbedder.stopwords import singular
 
 from .keywords import question_echo
+from .segmenting import explanation_words
 
 if TYPE_CHECKING:
     from inbedder.encoding.embedder import InBedder
@@ -38,7 +39,7 @@ NAME_TOKENS = 10  # enough for five words; the name is cut to five words after g
 
 def answer_phrase(answer: str, stop: frozenset[str] = frozenset()) -> str:
     """The first content words of an answer, lower-cased: "The service was slow." -> "service slow"."""
-    return " ".join(content_words(answer or "", stop)[:PHRASE_WORDS])
+    return " ".join(explanation_words(answer or "", stop)[:PHRASE_WORDS])
 
 
 def _phrase_key(phrase: str) -> str:

@@ -34,7 +34,7 @@ ENGLISH_STOPWORDS: frozenset[str] = frozenset(
 
 # Scripts written without spaces between words: each character of them is one word, so that
 # Chinese and Japanese answers yield tokens that do not depend on where a tokenizer cut them.
-_UNSPACED = (
+UNSPACED = (
     "\u3005-\u3007"  # 々 〆 〇
     "\u3040-\u30ff"  # Hiragana, Katakana
     "\u31f0-\u31ff"  # Katakana phonetic extensions
@@ -53,7 +53,7 @@ def _word_pattern() -> re.Pattern[str]:
 
     A word is a run of letters, digits and combining marks (so "हिन्दी" and a decomposed "é"
     stay whole), optionally joined by inner apostrophes; underscores and punctuation separate
-    words; each character of an unspaced script (``_UNSPACED``) is a word of its own.
+    words; each character of an unspaced script (``UNSPACED``) is a word of its own.
     """
     codes = [code for code in range(sys.maxunicode + 1) if unicodedata.category(chr(code))[0] == "M"]
     runs: list[list[int]] = []
@@ -63,8 +63,8 @@ def _word_pattern() -> re.Pattern[str]:
         else:
             runs.append([code, code])
     marks = "".join(f"{chr(first)}-{chr(last)}" for first, last in runs)  # marks are never - ] \\ ^
-    letter = f"(?:[^\\W_{_UNSPACED}]|[{marks}])"
-    return re.compile(f"[{_UNSPACED}]|{letter}+(?:[{APOSTROPHES}]{letter}+)*")
+    letter = f"(?:[^\\W_{UNSPACED}]|[{marks}])"
+    return re.compile(f"[{UNSPACED}]|{letter}+(?:[{APOSTROPHES}]{letter}+)*")
 
 
 def words(text: str) -> list[str]:

@@ -80,6 +80,7 @@ def _summary(result: Result) -> None:
                           help=f"similarity to their centre below {clustering.outlier_threshold:.3f}; kept, as cluster -1")
     if result.corpus.skipped:
         columns[4].metric("Empty rows skipped", result.corpus.skipped)
+    _self_check(clustering)
     if clustering.silhouettes:
         tried = ", ".join(f"k={k}: {s:.2f}" for k, s in clustering.silhouettes.items())
         st.caption(f"k chosen automatically: {clustering.k} has the best silhouette ({tried}).")
@@ -92,6 +93,21 @@ def _summary(result: Result) -> None:
             result.downloads.clear()  # the saved clustering carries the names
         except InBedderError as error:
             st.error(for_page(error))
+
+
+def _self_check(clustering) -> None:
+    """Stability and answer purity (issue #29): can the analyst trust these clusters?"""
+    if clustering.clusterer is None:
+        return
+    check = clustering.clusterer.self_check()
+    columns = st.columns(5)
+    if check.stability is not None:
+        columns[0].metric("Stability (self-check)", f"{check.stability:.2f}",
+                          help="mean adjusted Rand index of k-means re-fitted on five 80% samples: "
+                               "1 = the same clusters whatever the sample, near 0 = one split among many")
+    if check.answer_purity is not None:
+        columns[1].metric("Answer purity (self-check)", f"{check.answer_purity:.0%}",
+                          help="share of texts whose own answer contains their cluster's name")
 
 
 def _card_title(row, label: str) -> str:

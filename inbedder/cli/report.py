@@ -37,6 +37,7 @@ def format_summary(
         lines[0] += f"   (skipped {corpus.skipped} empty)"
     if clusterer.v_measure_ is not None:
         lines.append(f"V-measure against the labels: {clusterer.v_measure_:.3f}")
+    lines.append(clusterer.self_check().line())
     threshold = getattr(clusterer, "outlier_threshold_", None)
     if threshold is not None:
         outliers = int((clusterer.labels_ == -1).sum())
@@ -117,6 +118,7 @@ def run_record(
     }
     if clusterer.silhouette_scores_ is not None:
         record["silhouette_by_k"] = dict(clusterer.silhouette_scores_)
+    record["self_check"] = clusterer.self_check().as_record()
     record.update(_analyst_fields(clusterer))
     return record
 

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from inbedder.encoding.embedder import Encoded, InBedder
+    from inbedder.clustering.selfcheck import SelfCheck
 
 AUTO = "auto"
 AUTO_K_RANGE = (2, 10)  # what "auto" tries: fewer than 2 is no clustering, more than 10 is rarely readable
@@ -163,6 +164,7 @@ class InstructionClusterer:
         head = self._answer_head()
         self.answers_, self.answer_prefix_, self.cluster_names_ = None, None, None
         self.generated_names_, self.name_prompts_ = None, None
+        self.self_check_ = None
         if embeddings is None:
             encoded = self._encode(texts, answers=True)
             raw = encoded.embeddings
@@ -287,6 +289,19 @@ class InstructionClusterer:
             batch_size=self.batch_size,
         )
         return dict(self.generated_names_)
+
+    def self_check(self) -> SelfCheck:
+        """Stability and answer purity of the fitted clusters (:mod:`inbedder.clustering.selfcheck`), once per fit."""
+        from inbedder.clustering.selfcheck import self_check
+        from inbedder.explain.keywords import question_echo
+
+        self._check_fitted()
+        if getattr(self, "self_check_", None) is None:
+            answers = self._answers()
+            self.self_check_ = self_check(self.embeddings_, self.labels_, answers, self.cluster_names_ or {},
+                                          random_state=self.random_state, n_init=self.n_init,
+                                          stop=question_echo(self.instruction))
+        return self.self_check_
 
     def label_composition(self) -> pd.DataFrame:
         """Cluster × gold label counts (needs labels at ``fit``)."""

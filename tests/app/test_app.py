@@ -437,6 +437,9 @@ def test_page_clusters_the_sample_then_reclusters_another_k_from_the_cache(page_
     keywords = [text for text in _texts(app.markdown) if text.startswith("Keywords: ")]
     assert len(keywords) >= 3 and all(len(text) > len("Keywords: ") for text in keywords)
     assert any("V-measure" in metric.label for metric in app.metric)
+    stability = [float(metric.value) for metric in app.metric if metric.label == "Stability (self-check)"]
+    assert len(stability) == 1 and 0.0 < stability[0] <= 1.0
+    assert any(metric.label == "Answer purity (self-check)" and metric.value.endswith("%") for metric in app.metric)
     assert "Embedded 24 texts" in _texts(app.success)[0] or "Reused" in _texts(app.success)[0]
     rows = _rows(page_cache)
     assert rows >= ROWS

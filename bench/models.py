@@ -7,7 +7,7 @@ demo's two V-measures, and texts/s of the prompt pass on 64 demo reviews in fp32
 CPU multiplies bf16 natively, in bf16 with the per-text cosine between the two states. All rows
 come from one run, so their speeds compare (the machine is shared and noisy).
 
-    python bench/models.py --models smollm2-135m,qwen2.5-coder-0.5b,qwen2.5-coder-0.5b=runs/qwen05-qa
+    python bench/models.py --models smollm2-135m,qwen2.5-coder-0.5b,qwen2.5-coder-0.5b=none   # =none: zero-shot
     python bench/models.py --models qwen2.5-coder-1.5b --skip quality      # speed and memory only
     python bench/models.py --models smollm2-135m --skip quality --texts 8 --bf16   # bf16 where only emulated
 
@@ -66,7 +66,11 @@ def peak_memory_gb(name: str, adapter: str | None) -> float:
 
 def row(spec: str, *, texts: list[str], quality: bool, shipped, independent, bf16: bool) -> dict:
     name, _, adapter = spec.partition("=")
-    shown = adapter or ("shipped" if name == "smollm2-135m" else "none (zero-shot)")
+    from inbedder.models.catalogue import find
+
+    entry = find(name)
+    shipped_adapter = entry is not None and entry.adapter
+    shown = {"": "shipped" if shipped_adapter else "none (zero-shot)", "none": "none (zero-shot)"}.get(adapter, adapter)
     result: dict = {"model": name, "adapter": shown}
     result["peak_rss_gb"] = peak_memory_gb(name, adapter or None)
     result["fp32_texts_s"], fp32 = speed(name, adapter or None, "fp32", texts)
@@ -85,7 +89,8 @@ def row(spec: str, *, texts: list[str], quality: bool, shipped, independent, bf1
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", default="smollm2-135m,qwen2.5-coder-0.5b",
-                        help="comma list of catalogue names, each optionally =ADAPTER_DIR")
+                        help="comma list of catalogue names, each optionally =ADAPTER_DIR or =none (zero-shot; "
+                             "without it a model runs with its shipped adapter, if it has one)")
     parser.add_argument("--texts", type=int, default=64, help="demo reviews for the speed columns (default %(default)s)")
     parser.add_argument("--skip", default="", help="quality: speed columns only")
     parser.add_argument("--bf16", action="store_true",

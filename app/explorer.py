@@ -24,7 +24,7 @@ import logging
 
 import streamlit as st
 
-from inbedder.app import exports, figures, loading, pipeline, projection, saved_view, sidebar, tree_view
+from inbedder.app import exports, figures, loading, pipeline, projection, runs, saved_view, sidebar, tree_view
 from inbedder.app.messages import count, escape_markdown, for_page, shorten, unexpected
 from inbedder.app.runs import Result, run
 from inbedder.errors import InBedderError
@@ -84,6 +84,7 @@ def _summary(result: Result) -> None:
     if clustering.silhouettes:
         tried = ", ".join(f"k={k}: {s:.2f}" for k, s in clustering.silhouettes.items())
         st.caption(f"k chosen automatically: {clustering.k} has the best silhouette ({tried}).")
+    _describe_controls(result)
     if st.button("Name the clusters with the model", key="name_run",
                  help="Asks the model for a name of at most five words per cluster, from its answers and keywords "
                       "(instead of the answers' most common phrase)."):
@@ -91,6 +92,26 @@ def _summary(result: Result) -> None:
             with st.spinner("Writing cluster names…"):
                 pipeline.name_with_model(clustering)
             result.downloads.clear()  # the saved clustering carries the names
+        except InBedderError as error:
+            st.error(for_page(error))
+
+
+def _describe_controls(result: Result) -> None:
+    """The writing model and the button that describes every cluster (issue #29)."""
+    choices = runs.writer_choices()
+    if not choices:
+        return
+    left, right = st.columns([2, 3])
+    name = left.selectbox("Writing model", choices, key="writer",
+                          help="writes each cluster's name and one sentence on what sets it apart from its nearest "
+                               "clusters (zero-shot; the largest fetched model writes best, the smallest fastest)")
+    right.markdown("&nbsp;")
+    if right.button("Describe the clusters", key="describe_run",
+                    help="a name, one contrastive sentence and three evidence texts per cluster; cached and greedy"):
+        try:
+            with st.spinner(f"{name} is writing the descriptions…"):
+                pipeline.describe_with_model(result.clustering, runs.writer(name))
+            result.downloads.clear()  # the saved clustering carries the descriptions
         except InBedderError as error:
             st.error(for_page(error))
 
@@ -136,8 +157,21 @@ def _cards(result: Result, state) -> None:
             st.markdown(_card_title(row, names[int(row.cluster)]), unsafe_allow_html=True)
             if has_labels and row.top_label is not None:
                 st.caption(f"Top label: {row.top_label} ({row.top_label_share:.0%}) · entropy {row.entropy:.2f}")
+            _card_description(result.clustering, int(row.cluster))
             _card_body(row)
             tree_view.drill_form(state, int(row.cluster), names[int(row.cluster)], bare.get(int(row.cluster)), row.size)
+
+
+def _card_description(clustering, cluster: int) -> None:
+    """The written description and its evidence texts, when the clusters were described."""
+    described = getattr(clustering.clusterer, "descriptions_", None)
+    if described is None or cluster not in described.sentences:
+        return
+    st.markdown(f"*{escape_markdown(described.sentences[cluster]) or '(no description)'}*")
+    quotes = [f"- {escape_markdown(shorten(clustering.clusterer.texts_[i], 240))}  \n"
+              f"  → *{escape_markdown(shorten(clustering.answers[i] or '', 100)) or '(no answer)'}*"
+              for i in described.evidence.get(cluster, [])]
+    st.markdown("**Evidence**\n\n" + "\n".join(quotes))
 
 
 def _card_body(row) -> None:

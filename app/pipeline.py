@@ -187,6 +187,16 @@ def name_with_model(clustering: Clustering, *, top_n_keywords: int = 8, n_exampl
     clustering.info = info
 
 
+def describe_with_model(clustering: Clustering, writer: InBedder, *, top_n_keywords: int = 8, n_examples: int = 4) -> None:
+    """Names and contrastive one-sentence descriptions with evidence, written by ``writer``; the cards then show them."""
+    if clustering.clusterer is None:
+        raise InBedderError("this clustering has no answers to describe; run it again")
+    with _MODEL_LOCK:
+        clustering.clusterer.describe_clusters(writer=writer)
+        info = clustering.clusterer.cluster_info(top_n_keywords=top_n_keywords, n_examples=n_examples)
+    clustering.info = info
+
+
 def assign(
     clusterer: InstructionClusterer, corpus: Corpus, *, progress: Progress | None = None, batch_size: int = 16,
 ) -> pd.DataFrame:

@@ -46,6 +46,31 @@ def _model(model: str, adapter: str, cache_folder: str):
     return pipeline.load_model(model, adapter)
 
 
+@st.cache_resource(show_spinner="Loading the writing model…", max_entries=1)
+def _writer(name: str, cache_folder: str):
+    """The model that writes names and descriptions, zero-shot (one at a time: the large ones take GBs)."""
+    from inbedder.explain.writing import load_writer
+
+    return load_writer(name)
+
+
+def writer(name: str):
+    """The writing model ``name``: one of :func:`writer_choices`, so a page never starts a download."""
+    from inbedder.models.loading import cache_dir
+
+    if name not in writer_choices():
+        raise InBedderError(f"{name} is not a writing model fetched on this server; choose one of: "
+                            f"{', '.join(writer_choices())}")
+    return _writer(name, str(cache_dir()))
+
+
+def writer_choices() -> list[str]:
+    """Catalogue models fetched here, largest (the best writer) first."""
+    from inbedder.models.catalogue import catalogue, status
+
+    return [name for name, entry in reversed(catalogue().items()) if status(entry)["fetched"]]
+
+
 @st.cache_data(show_spinner="Drawing the map (UMAP)…", max_entries=16)
 def _project(embeddings: np.ndarray, limit: int, seed: int) -> projection.Projection:
     return projection.project(embeddings, limit, seed=seed)

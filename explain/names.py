@@ -14,6 +14,7 @@ cluster's most common answers and keywords (the LLooM / GoalEx idea, with the em
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
@@ -127,11 +128,12 @@ def name_prompt_inputs(
 def clean_name(generated: str) -> str:
     """The first line of a generated name, without quotes or end punctuation, cut to five words."""
     line = (generated or "").strip().splitlines()[0] if (generated or "").strip() else ""
-    kept = line.strip(" \"'`*.:;,!-").split()
+    kept = re.sub(r"(?<=[a-z][a-z])(?=[A-Z])", " ", line.strip(" \"'`*.:;,!-")).split()  # "FoodPrices" -> "Food Prices"
     return " ".join(kept[:MAX_NAME_WORDS])
 
 
-def generated_names(model: InBedder, inputs: Mapping[int, str], *, batch_size: int = 16) -> dict[int, str]:
+def generated_names(model: InBedder, inputs: Mapping[int, str], *, batch_size: int = 16,
+                    template: str | None = None) -> dict[int, str]:
     """{cluster: a name of at most five words written by ``model``'s generator from ``inputs``}.
 
     Greedy decoding (so a rerun gives the same names) through the engine, so names are cached
@@ -142,17 +144,15 @@ def generated_names(model: InBedder, inputs: Mapping[int, str], *, batch_size: i
     if model.family != CAUSAL:
         raise InBedderError(f"naming clusters needs a generative (causal) model; {model.loaded.name} is a "
                             f"{model.family} model, so leave name_clusters off", parameter="name_clusters")
-    writer = model.with_answer_prefix("")
-    writer.max_new_tokens = NAME_TOKENS  # a setting of the cache key: names never reuse short answers
-    clusters = list(inputs)
-    encoded = writer.encode_with_answers([inputs[c] for c in clusters], NAME_QUESTION, method="1st-gen",
-                                         batch_size=batch_size, show_progress_bar=False)
-    return {cluster: clean_name(answer) for cluster, answer in zip(clusters, encoded.answers)}
+    from .writing import write
+
+    written = write(model, inputs, NAME_QUESTION, max_new_tokens=NAME_TOKENS, batch_size=batch_size, template=template)
+    return {cluster: clean_name(answer) for cluster, answer in written.items()}
 
 
 def write_names(
     model: InBedder, answers: Sequence[str], labels: Sequence[int] | np.ndarray, *, instruction: str,
-    top_n_keywords: int = 8, batch_size: int = 16,
+    top_n_keywords: int = 8, batch_size: int = 16, template: str | None = None,
 ) -> tuple[dict[int, str], dict[int, str]]:
     """(what the generator was shown, the names it wrote) for each cluster of a fitted clustering."""
     from .keywords import cluster_keywords
@@ -160,4 +160,4 @@ def write_names(
     keywords = cluster_keywords(answers, labels, top_n=top_n_keywords, extra_stopwords=instruction)
     inputs = name_prompt_inputs(answers, labels, {c: [w for w, _ in kw] for c, kw in keywords.items()},
                                 instruction=instruction)
-    return inputs, generated_names(model, inputs, batch_size=batch_size)
+    return inputs, generated_names(model, inputs, batch_size=batch_size, template=template)

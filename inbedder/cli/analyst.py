@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from inbedder.clustering.estimator import InstructionClusterer
+    from inbedder.encoding.embedder import InBedder
     from inbedder.io import Corpus
 
 
@@ -34,6 +35,8 @@ class AnalystOptions:
     outliers: str | None = None
     seed_answers: str | None = None
     name_clusters: bool = False
+    describe: bool = False
+    writer_model: str | None = None
     save_clustering: str | None = None
     within: str | None = None
 
@@ -44,7 +47,8 @@ class AnalystOptions:
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> AnalystOptions:
         return cls(min_similarity=args.min_similarity, outliers=args.outliers, seed_answers=args.seed_answers,
-                   name_clusters=args.name_clusters, save_clustering=args.save_clustering, within=args.within)
+                   name_clusters=args.name_clusters, describe=args.describe, writer_model=args.writer_model,
+                   save_clustering=args.save_clustering, within=args.within)
 
 
 def parse_similarity(text: str) -> float:
@@ -70,6 +74,12 @@ def add_analyst_arguments(parser: argparse.ArgumentParser) -> None:
                             "k is the number of seeds; seeds matching nothing are reported")
     group.add_argument("--name-clusters", action="store_true",
                        help="also let the model write a name of at most five words per cluster (cached, greedy)")
+    group.add_argument("--describe", action="store_true",
+                       help="write a name and one sentence per cluster saying what its answers share and what sets it "
+                            "apart from its two nearest clusters, with three evidence texts (cached, greedy; see --writer-model)")
+    group.add_argument("--writer-model", metavar="NAME",
+                       help="the model that writes --describe and --name-clusters: a catalogue name (`inbedder models`), "
+                            "hub id or folder, zero-shot; default for --describe: the largest catalogue model fetched here")
     group.add_argument("--save-clustering", metavar="DIR",
                        help="save centroids and settings to DIR, for `inbedder assign` and --within")
     group.add_argument("--within", metavar="DIR:N",
@@ -89,7 +99,10 @@ def check_analyst_outputs(
 
     if engine == "ray" and analyst.given():
         raise InBedderError("--engine ray does not take --min-similarity, --outliers, --seed-answers, --name-clusters, "
-                            "--save-clustering or --within yet; run them with --engine local")
+                            "--describe, --save-clustering or --within yet; run them with --engine local")
+    if analyst.writer_model and not (analyst.describe or analyst.name_clusters):
+        raise InBedderError(f"--writer-model {analyst.writer_model} writes nothing without --describe or --name-clusters; "
+                            "add one of them or leave --writer-model out")
     keep = list(files)
     if analyst.within:
         parent = parse_within(analyst.within)[0]
@@ -122,15 +135,31 @@ def within_corpus(
     return subset, parent
 
 
+def load_writer_for(analyst: AnalystOptions, *, device: str | None, quiet: bool) -> InBedder | None:
+    """The writing model of ``--describe`` / ``--writer-model``, loaded before any text is embedded
+    (a bad name fails in one line first); None: names come from the clustering's own model."""
+    if not (analyst.describe or (analyst.name_clusters and analyst.writer_model)):
+        return None
+    from inbedder.explain.writing import default_writer, load_writer
+
+    name = analyst.writer_model or default_writer()
+    if not quiet:
+        print(f"inbedder: {name} writes the cluster names" + (" and descriptions" if analyst.describe else ""), file=sys.stderr)
+    return load_writer(name, device=device)
+
+
 def finish_clustering(
     clusterer: InstructionClusterer, *, top_n: int, name_clusters: bool, quiet: bool,
+    describe: bool = False, writer: InBedder | None = None,
 ) -> pd.DataFrame:
-    """Generated names when asked, seed matches reported, then the cluster table."""
+    """Generated names (and descriptions) when asked, seed matches reported, then the cluster table."""
     if clusterer.seed_matches_ and not quiet:
         unmatched = [seed for seed, count in clusterer.seed_matches_.items() if not count]
         matched = ", ".join(f"{seed} ({count})" for seed, count in clusterer.seed_matches_.items() if count)
         print(f"inbedder: seed answers matched: {matched}" + (f"; matched nothing: {', '.join(unmatched)}" if unmatched else ""),
               file=sys.stderr)
-    if name_clusters:
-        clusterer.name_clusters(top_n_keywords=top_n)
+    if describe:
+        clusterer.describe_clusters(writer=writer)
+    elif name_clusters:
+        clusterer.name_clusters(top_n_keywords=top_n, writer=writer)
     return clusterer.cluster_info(top_n_keywords=top_n)

@@ -92,6 +92,9 @@ def run_assign(args: argparse.Namespace) -> None:
         "answer": encoded.answers, "cluster_name": [names.get(int(c), "") for c in labels],
         "similarity": np.round(similarity, 6),
     })
+    descriptions = clusterer.display_descriptions()
+    if descriptions:
+        frame["cluster_description"] = [descriptions.get(int(c), "") for c in labels]
     sizes = {int(c): int(n) for c, n in zip(*np.unique(labels, return_counts=True))}
     if not args.quiet:
         print(_summary(clusterer, sizes, names, len(corpus.texts)))

@@ -20,10 +20,13 @@ from inbedder.errors import InBedderError, one_line, rename
 from inbedder.cli.options import (
     ClusterOptions, InputOptions, ModelOptions, OutputOptions, add_input_arguments, add_model_arguments, parse_k,
 )
-from inbedder.cli.analyst import add_analyst_arguments, check_analyst_outputs, finish_clustering, within_corpus
+from inbedder.cli.analyst import (
+    add_analyst_arguments, check_analyst_outputs, finish_clustering, load_writer_for, within_corpus,
+)
 from inbedder.cli.cluster_command import ClusterCommand
 
 if TYPE_CHECKING:
+    from inbedder.encoding.embedder import InBedder
     from inbedder.io import Corpus
 
 # Sub-packages that add their own subcommands: each has ``register(commands)`` which adds a
@@ -113,7 +116,7 @@ FLAGS: dict[str, str | None] = {
     # --engine ray (inbedder.distributed)
     **_flags("address", "workers", "gpus_per_worker", "shard_rows", "sample_size"),
     # the analyst's loop: outliers, seeds, names, saved clusterings
-    **_flags("min_similarity", "seed_answers", "name_clusters", "save_clustering", "within"),
+    **_flags("min_similarity", "seed_answers", "name_clusters", "describe", "writer_model", "save_clustering", "within"),
 }
 """Python parameter -> the flag that sets it: the one place the CLI renames a library error's words.
 
@@ -247,6 +250,7 @@ def run_cluster(args: argparse.Namespace) -> None:
         check_seed_count(run.cluster.seed_answers, corpus.texts)
     check_k(run.cluster.n_clusters, corpus.texts)
     model = run.model.build()
+    writer = load_writer_for(run.analyst, device=run.model.device, quiet=run.quiet)
     if run.cluster.answer_space is not None:  # refused before any text is embedded
         from inbedder.clustering.answer_space import check_answer_space
 
@@ -254,7 +258,7 @@ def run_cluster(args: argparse.Namespace) -> None:
     if len(questions) > 1:  # one input pass for all questions; each clustering below then reads the cache
         model.encode_questions(corpus.texts, questions, batch_size=run.model.batch_size, show_progress_bar=not run.quiet)
     for number, (question, plan) in enumerate(zip(questions, plans), 1):
-        _cluster_one(run, model, corpus, question, plan, started, parent=parent,
+        _cluster_one(run, model, corpus, question, plan, started, parent=parent, writer=writer,
                      number=number if len(questions) > 1 else None)
         started = time.time()
 
@@ -281,7 +285,7 @@ def _numbered(path: str, number: int | None) -> str:
 
 
 def _cluster_one(run: ClusterCommand, model, corpus, question: str, plan: dict, started: float, *,
-                 parent: dict | None, number: int | None) -> None:
+                 parent: dict | None, number: int | None, writer: InBedder | None = None) -> None:
     """Cluster, report and write the outputs of one question; the files land together or not at all."""
     from inbedder.io import write_embeddings, write_json, write_table
     from inbedder.io.outputs import staged_files
@@ -291,7 +295,7 @@ def _cluster_one(run: ClusterCommand, model, corpus, question: str, plan: dict, 
     clusterer.fit(corpus.texts, corpus.labels)
     clusterer.parent_ = parent
     info = finish_clustering(clusterer, top_n=run.cluster.top_n, name_clusters=run.analyst.name_clusters,
-                             quiet=run.quiet)
+                             describe=run.analyst.describe, writer=writer, quiet=run.quiet)
     chosen = _chosen_k(run.cluster, clusterer)
     if not run.quiet:
         if chosen:

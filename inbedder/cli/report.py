@@ -56,7 +56,22 @@ def format_summary(
             line += f"  {_clip(label, 16):<16}"
         example = row.examples[0] if row.examples else ""
         lines.append(line + "  " + _clip(example, example_width))
-    return "\n".join(lines)
+    return "\n".join(lines + _description_lines(info, clusterer, example_width))
+
+
+def _description_lines(info: pd.DataFrame, clusterer: InstructionClusterer, width: int) -> list[str]:
+    """Under the table, when described: each cluster's name, its sentence and its evidence texts."""
+    described = getattr(clusterer, "descriptions_", None)
+    if described is None:
+        return []
+    lines = ["", f"descriptions (written by {described.writer}; evidence: text → its answer)"]
+    for row in info.itertuples():
+        if row.cluster not in described.sentences:
+            continue
+        lines.append(f"{row.cluster:>7}  {row.name}: {described.sentences[row.cluster] or '-'}")
+        for index in described.evidence.get(row.cluster, []):
+            lines.append(f"           “{_clip(clusterer.texts_[index], width)}” → {_clip(clusterer.answers_[index] or '', 40)}")
+    return lines
 
 
 def id_column(corpus: Corpus) -> str:
@@ -76,6 +91,9 @@ def per_text_frame(corpus: Corpus, clusterer: InstructionClusterer) -> pd.DataFr
         "answer": clusterer.answers_, "cluster_name": [names.get(int(c), "") for c in clusterer.labels_],
         "similarity": clusterer.similarity_.round(6),
     })
+    described = getattr(clusterer, "descriptions_", None)
+    if described is not None:
+        frame["cluster_description"] = [described.sentences.get(int(c), "") for c in clusterer.labels_]
     if corpus.labels is not None:
         frame["label"] = corpus.labels
     return frame
@@ -119,12 +137,12 @@ def run_record(
     if clusterer.silhouette_scores_ is not None:
         record["silhouette_by_k"] = dict(clusterer.silhouette_scores_)
     record["self_check"] = clusterer.self_check().as_record()
-    record.update(_analyst_fields(clusterer))
+    record.update(_analyst_fields(clusterer, corpus))
     return record
 
 
-def _analyst_fields(clusterer: InstructionClusterer) -> dict[str, Any]:
-    """Outliers, seeds, generated names (with what the generator was shown) and the parent cluster."""
+def _analyst_fields(clusterer: InstructionClusterer, corpus: Corpus) -> dict[str, Any]:
+    """Outliers, seeds, generated names and descriptions (with what the writer was shown, and evidence) and the parent."""
     fields: dict[str, Any] = {
         "min_similarity": clusterer.min_similarity,
         "outlier_threshold": clusterer.outlier_threshold_,
@@ -134,12 +152,20 @@ def _analyst_fields(clusterer: InstructionClusterer) -> dict[str, Any]:
     if clusterer.seed_answers:
         fields["seed_answers"] = list(clusterer.seed_answers)
         fields["seed_matches"] = clusterer.seed_matches_
+    described = getattr(clusterer, "descriptions_", None)
     if getattr(clusterer, "generated_names_", None):
         from inbedder.explain.names import NAME_QUESTION
 
         fields["generated_names"] = {int(c): n for c, n in clusterer.generated_names_.items()}
-        fields["name_prompt"] = {"question": NAME_QUESTION, "inputs": {int(c): t for c, t in clusterer.name_prompts_.items()},
-                                 "decoding": "greedy"}
+        if described is None:  # described names were written from the description's input: see description_prompt
+            fields["name_prompt"] = {"question": NAME_QUESTION, "decoding": "greedy",
+                                     "inputs": {int(c): t for c, t in clusterer.name_prompts_.items()}}
+    if described is not None:
+        ids = corpus.output_ids()
+        fields["descriptions"] = {int(c): text for c, text in described.sentences.items()}
+        fields["description_prompt"] = described.prompt_record()
+        fields["evidence"] = {int(c): [{"id": ids[i], "text": clusterer.texts_[i], "answer": clusterer.answers_[i]}
+                                       for i in rows] for c, rows in described.evidence.items()}
     if getattr(clusterer, "parent_", None):
         fields["parent"] = clusterer.parent_
     return fields

@@ -164,7 +164,7 @@ class InstructionClusterer:
         head = self._answer_head()
         self.answers_, self.answer_prefix_, self.cluster_names_ = None, None, None
         self.generated_names_, self.name_prompts_ = None, None
-        self.self_check_ = None
+        self.self_check_, self.descriptions_ = None, None
         if embeddings is None:
             encoded = self._encode(texts, answers=True)
             raw = encoded.embeddings
@@ -272,23 +272,51 @@ class InstructionClusterer:
         self._answers()  # names come with the answers
         return {**self.cluster_names_, **(getattr(self, "generated_names_", None) or {})}
 
-    def name_clusters(self, *, top_n_keywords: int = 8) -> dict[int, str]:
-        """Ask the model's generator for a name of at most five words per cluster (cached, greedy).
+    def display_descriptions(self) -> dict[int, str]:
+        """{cluster: the sentence :meth:`describe_clusters` wrote}, or the saved ones of a loaded clustering."""
+        described = getattr(self, "descriptions_", None)
+        if described is not None:
+            return dict(described.sentences)
+        return dict(getattr(self, "saved_descriptions_", None) or {})
+
+    def name_clusters(self, *, top_n_keywords: int = 8, writer: InBedder | None = None) -> dict[int, str]:
+        """Ask a generator (``writer``, default the clustering's model) for a name of at most five words
+        per cluster (cached, greedy).
 
         Sets ``generated_names_`` and ``name_prompts_`` (what the generator was shown) and
         returns the names. Needs a causal model.
         """
+        from inbedder.encoding.prompts import BRIEF_CHAT_TEMPLATE
         from inbedder.explain.names import write_names
 
         self._check_fitted()
-        if self.model is None:
+        if (writer or self.model) is None:
             raise InBedderError("naming clusters needs the model that writes the names; pass a model",
                                 parameter="model")
         self.name_prompts_, self.generated_names_ = write_names(
-            self.model, self._answers(), self.labels_, instruction=self.instruction, top_n_keywords=top_n_keywords,
-            batch_size=self.batch_size,
+            writer or self.model, self._answers(), self.labels_, instruction=self.instruction,
+            top_n_keywords=top_n_keywords, batch_size=self.batch_size, template=None if writer is None else BRIEF_CHAT_TEMPLATE,
         )
         return dict(self.generated_names_)
+
+    def describe_clusters(self, *, writer: InBedder | None = None) -> dict[int, str]:
+        """A name and one contrastive sentence per cluster, written by ``writer``, with three evidence texts.
+
+        ``writer``: default the largest catalogue model fetched here, zero-shot (see
+        :mod:`inbedder.explain.writing`). Name and sentence are written from the same contrastive input
+        (:mod:`inbedder.explain.descriptions`). Sets ``generated_names_`` and ``descriptions_`` (names,
+        sentences, the writer's inputs, evidence rows); returns {cluster: sentence}.
+        """
+        from inbedder.explain.descriptions import describe
+        from inbedder.explain.writing import load_writer
+
+        self._check_fitted()
+        writer = writer or load_writer(device=str(self.model.loaded.model.device) if self.model else None)
+        answers = self._answers()
+        self.descriptions_ = describe(writer, answers, self.labels_, self.embeddings_, self.cluster_centers_,
+                                      self.similarity_, fallback=self.cluster_names_, show_progress_bar=self.show_progress_bar)
+        self.generated_names_, self.name_prompts_ = dict(self.descriptions_.names), dict(self.descriptions_.name_prompts)
+        return dict(self.descriptions_.sentences)
 
     def self_check(self) -> SelfCheck:
         """Stability and answer purity of the fitted clusters (:mod:`inbedder.clustering.selfcheck`), once per fit."""

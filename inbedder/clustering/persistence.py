@@ -71,6 +71,8 @@ class Clustering(Protocol):
 
     def display_names(self) -> dict[int, str]: ...
 
+    def display_descriptions(self) -> dict[int, str]: ...
+
     def cluster_info(self) -> pd.DataFrame: ...
 
 
@@ -178,6 +180,7 @@ def _record(clusterer: Clustering) -> dict[str, Any]:
         "clusters": [{"cluster": c, "size": sizes.get(c), "name": names.get(c), "keywords": keywords.get(c, [])}
                      for c in sorted(set(sizes) | set(names))],
         "generated_names": {str(c): n for c, n in (getattr(clusterer, "generated_names_", None) or {}).items()} or None,
+        "descriptions": {str(c): d for c, d in clusterer.display_descriptions().items()} or None,
         "parent": getattr(clusterer, "parent_", None),
     }
 
@@ -439,6 +442,7 @@ def load_clustering(cls: type[Clustering], path: str | Path, *, model: InBedder 
     clusterer.silhouette_scores_ = {int(k): v for k, v in record["silhouette_by_k"].items()} if record["silhouette_by_k"] else None
     clusterer.seed_matches_ = record["seed_matches"]
     clusterer.saved_names_ = {int(c["cluster"]): c["name"] for c in record["clusters"] if c.get("name")}
+    clusterer.saved_descriptions_ = {int(c): text for c, text in (record.get("descriptions") or {}).items()}
     clusterer.keywords_ = {int(c["cluster"]): list(c["keywords"]) for c in record["clusters"]}
     clusterer.fitted_texts_ = record["texts"]
     clusterer.parent_ = record.get("parent")

@@ -261,6 +261,7 @@ RECORD: dict[str, tuple[bool, Check]] = {
     "texts": (True, nullable(integer(0, MAX_TEXTS))),
     "clusters": (True, list_of(table(CLUSTER), MAX_CLUSTERS + 1)),
     "generated_names": (False, nullable(mapping(integer_key(-1, MAX_CLUSTERS), text(), limit=MAX_CLUSTERS + 1))),
+    "descriptions": (False, nullable(mapping(integer_key(0, MAX_CLUSTERS), text(), limit=MAX_CLUSTERS))),
     "parent": (False, nullable(parent)),
     "centroids_sha256": (False, hex_digest),  # written since the two files are replaced one after the other
 }

@@ -487,6 +487,31 @@ KEYWORD_BARS = "document.querySelectorAll('[class*=\"st-key-keywords_\"] .barlay
 
 
 @pytest.mark.slow
+def test_page_describes_each_cluster_with_evidence_from_its_members(page_cache):
+    from streamlit.testing.v1 import AppTest
+
+    app = AppTest.from_file(str(EXPLORER), default_timeout=PAGE_TIMEOUT)
+    app.run()
+    app.number_input(key="limit").set_value(ROWS)
+    app.button(key="run").click().run()
+    assert not app.exception and not app.error, _texts(app.error)
+    assert "smollm2-135m" in app.selectbox(key="writer").options  # the embedded model is always there to write
+    app.selectbox(key="writer").set_value("smollm2-135m")
+    app.button(key="describe_run").click().run()
+    assert not app.exception and not app.error, _texts(app.error)
+    markdown = _texts(app.markdown)
+    evidence = [text for text in markdown if text.startswith("**Evidence**")]
+    assert len(evidence) == 4 and all(1 <= text.count("\n- ") <= 3 for text in evidence)
+    described = [text for text in markdown if text.startswith("*") and text.endswith("*") and not text.startswith("**")]
+    assert len(described) == 4  # one sentence per card, in italics
+    sample = loading.read_sample().texts[:ROWS]
+    for text in evidence:  # every quote is a text of the corpus (shortened for the card)
+        quotes = [line[2:].strip().rstrip("…") for line in text.splitlines() if line.startswith("- ")]
+        originals = [" ".join(original.split()) for original in sample]
+        assert all(any(original.startswith(quote.replace("\\", "")[:40]) for original in originals) for quote in quotes), quotes
+
+
+@pytest.mark.slow
 def test_browser_runs_a_clustering_and_shows_map_and_cards(page_cache, tmp_path):
     from browser_cdp import Chromium, find_chromium
 

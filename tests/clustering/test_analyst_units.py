@@ -38,6 +38,7 @@ def test_names_are_unique_and_outliers_are_other():
 def test_generated_names_are_cut_to_five_words():
     assert clean_name('"Slow and rude service at the counter"\nmore text') == "Slow and rude service at"
     assert clean_name("  ") == ""
+    assert clean_name("FoodPrices") == "Food Prices" and clean_name("iPhone battery") == "iPhone battery"
 
 
 # --------------------------------------------------------------------------- outliers

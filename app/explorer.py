@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 
+import numpy as np
 import streamlit as st
 
 from inbedder.app import exports, figures, loading, pipeline, projection, runs, saved_view, sidebar, tree_view
@@ -151,6 +152,9 @@ def _cards(result: Result, state) -> None:
             figures.composition_figure(result.clustering.composition, list(info["cluster"]), names),
             key="composition", width="stretch",
         )
+    opened = _layers(result, names)
+    if opened is not None:
+        info = info[info["cluster"].isin(opened)]
     columns = st.columns(2)
     for position, row in enumerate(info.itertuples()):
         with columns[position % 2].container(border=True, key=f"card_{row.cluster}"):
@@ -160,6 +164,29 @@ def _cards(result: Result, state) -> None:
             _card_description(result.clustering, int(row.cluster))
             _card_body(row)
             tree_view.drill_form(state, int(row.cluster), names[int(row.cluster)], bare.get(int(row.cluster)), row.size)
+
+
+def _layers(result: Result, names: dict[int, str]) -> list[int] | None:
+    """Clusters grouped into named parents (issue #29), drawn as a sunburst; the clusters of the opened parent."""
+    clusterer = result.clustering.clusterer
+    if clusterer is None or clusterer.n_clusters_ < 3:
+        return None
+    if not st.checkbox("Group the clusters into parents (layers)", key="layers",
+                       help="agglomerative clustering of the cluster centres; the number of parents by silhouette"):
+        return None
+    layers = pipeline.layers(result.clustering)
+    parent_names = pipeline.parent_names(result.clustering)
+    sizes = {int(c): int(n) for c, n in zip(*np.unique(result.clustering.labels, return_counts=True))}
+    st.plotly_chart(figures.sunburst_figure(layers.children(), parent_names, names, sizes), key="sunburst", width="stretch")
+    written = getattr(clusterer, "parent_descriptions_", None)
+    choices = ["all parents"] + [f"{p}: {parent_names.get(p, '')}" for p in layers.children()]
+    chosen = st.selectbox("Open a parent", choices, key="open_parent")
+    if chosen == choices[0]:
+        return None
+    parent = int(chosen.split(":")[0])
+    if written is not None and written.sentences.get(parent):
+        st.markdown(f"*{escape_markdown(written.sentences[parent])}*")
+    return layers.children()[parent]
 
 
 def _card_description(clustering, cluster: int) -> None:

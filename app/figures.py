@@ -150,3 +150,25 @@ def _translucent(hex_colour: str, alpha: float = 0.35) -> str:
     value = hex_colour.lstrip("#")
     red, green, blue = (int(value[i : i + 2], 16) for i in (0, 2, 4))
     return f"rgba({red},{green},{blue},{alpha})"
+
+
+def sunburst_figure(children: Mapping[int, Sequence[int]], parent_names: Mapping[int, str],
+                    names: Mapping[int, str], sizes: Mapping[int, int]) -> go.Figure:
+    """Parents in the middle ring, their clusters outside, each sized by its texts."""
+    ids, labels, parents, values, colours = [], [], [], [], []
+    for parent, kids in children.items():
+        ids.append(f"p{parent}")
+        labels.append(shorten(parent_names.get(parent, f"parent {parent}"), 30))
+        parents.append("")
+        values.append(sum(sizes.get(c, 0) for c in kids))
+        colours.append("#dddddd")
+        for cluster in kids:
+            ids.append(f"c{cluster}")
+            labels.append(shorten(f"{cluster}: {names.get(cluster, '')}", 30))
+            parents.append(f"p{parent}")
+            values.append(sizes.get(cluster, 0))
+            colours.append(colour(cluster))
+    figure = go.Figure(go.Sunburst(ids=ids, labels=labels, parents=parents, values=values, branchvalues="total",
+                                   marker={"colors": colours}, hovertemplate="%{label}<br>%{value} texts<extra></extra>"))
+    figure.update_layout(margin={"l": 0, "r": 0, "t": 10, "b": 0}, height=380)
+    return figure

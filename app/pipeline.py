@@ -187,6 +187,24 @@ def name_with_model(clustering: Clustering, *, top_n_keywords: int = 8, n_exampl
     clustering.info = info
 
 
+def layers(clustering: Clustering):
+    """The clusters' parents (:mod:`inbedder.clustering.layers`), built once per clustering from its centres."""
+    from inbedder.clustering.layers import build_layers
+
+    clusterer = clustering.clusterer
+    if getattr(clusterer, "layers_", None) is None:
+        clusterer.layers_ = build_layers(clusterer.cluster_centers_, clusterer.labels_, clusterer.answers_,
+                                         instruction=clusterer.instruction, random_state=clusterer.random_state)
+    return clusterer.layers_
+
+
+def parent_names(clustering: Clustering) -> dict[int, str]:
+    """{parent: name}: written ones where the clusters were described after grouping, else the answers' phrase."""
+    from inbedder.cli.report import parent_names as names
+
+    return names(clustering.clusterer)
+
+
 def describe_with_model(clustering: Clustering, writer: InBedder, *, top_n_keywords: int = 8, n_examples: int = 4) -> None:
     """Names and contrastive one-sentence descriptions with evidence, written by ``writer``; the cards then show them."""
     if clustering.clusterer is None:

@@ -167,3 +167,22 @@ def name_inputs(inputs: Mapping[int, str], sentences: Mapping[int, str]) -> dict
     the shipped reviews "Positive"; its own description already holds the contrast.
     """
     return {c: inputs[c].splitlines()[0] + (f"\nDescription: {sentences[c]}" if sentences.get(c) else "") for c in inputs}
+
+
+PARENT_QUESTION = "In one sentence, what do these clusters have in common?"
+
+
+def describe_parents(writer: InBedder, children: Mapping[int, list[int]], described: Descriptions) -> Descriptions:
+    """A name and a sentence per parent, written from its children's names and sentences."""
+    from inbedder.encoding.prompts import BRIEF_CHAT_TEMPLATE
+
+    inputs = {parent: "\n".join(f"Cluster: {described.names.get(c, '')}: {described.sentences.get(c, '')}" for c in kids)
+              for parent, kids in children.items()}
+    written = write(writer, inputs, PARENT_QUESTION, max_new_tokens=WRITER_TOKENS)
+    sentences = {p: clean_description(text) for p, text in written.items()}
+    named = {p: "Clusters: " + "; ".join(described.names.get(c, "") for c in children[p])
+             + (f"\nDescription: {sentences[p]}" if sentences.get(p) else "") for p in inputs}
+    names = write(writer, named, NAME_QUESTION, max_new_tokens=NAME_TOKENS, template=BRIEF_CHAT_TEMPLATE)
+    fallback = {p: " / ".join(described.names.get(c, "") for c in children[p][:2]) for p in inputs}
+    return Descriptions(writer=described.writer, names={p: usable_name(t, fallback[p]) for p, t in names.items()},
+                        sentences=sentences, prompts=inputs, name_prompts=named)

@@ -55,7 +55,7 @@ class ClusterCommand:
             "id_column": source.id_column, "encoding": source.encoding, "quiet": self.quiet, "k": cluster.n_clusters,
             "label_column": source.label_column, "output": output, "embeddings": outputs.embeddings,
             "raw_csv": outputs.raw_csv, "top_n": cluster.top_n, "no_center": not cluster.center,
-            "no_standardize": not cluster.standardize, "answer_space": cluster.answer_space,
+            "no_standardize": not cluster.standardize, "answer_space": cluster.answer_space, "levels": cluster.levels,
             "state_weight": self.given_state_weight, **asdict(self.analyst), **self._model_flags(),
             "engine": self.engine, **asdict(self.ray),
         }

@@ -90,7 +90,7 @@ FLAGS: dict[str, str | None] = {
     "cache=False": "--no-cache",
     "center=False": "--no-center",
     "standardize=False": "--no-standardize",
-    **_flags("answer_space", "state_weight"),
+    **_flags("answer_space", "state_weight", "levels"),
     "compile=True": "--compile",
     "instructions": "--instruction",
     "show_progress_bar=False": "--quiet",
@@ -168,6 +168,9 @@ def build_parser() -> argparse.ArgumentParser:
                               "best: shipped reviews HM 77 → 82, robustness Δci 42 → 54, demo aspect V 0.88 → 0.83)")
     cluster.add_argument("--state-weight", type=float, default=None, metavar="W",
                          help="with --answer-space: the state's share of each cosine, 0..1 (default 0.2)")
+    cluster.add_argument("--levels", type=int, choices=(1, 2), default=1,
+                         help="2: also group the clusters into named parents (agglomerative on the centroids, the "
+                              "number of parents by silhouette); with --describe each parent is described from its children")
     add_analyst_arguments(cluster)
     add_model_arguments(cluster)
     scale = cluster.add_argument_group("scale-out (pip install -e '.[distributed]')")
@@ -238,6 +241,9 @@ def run_cluster(args: argparse.Namespace) -> None:
         *((file, f"an output ({output.flag})") for plan in plans for output in plan.values() for file in output.files)])
     if run.engine == "ray":
         from inbedder.cli.on_ray import run_on_ray
+
+        if run.cluster.levels != 1:
+            raise InBedderError("--engine ray does not take --levels 2 yet; run it with --engine local")
 
         run_on_ray(questions, source=run.source, model=run.model, cluster=run.cluster, ray=run.ray,
                    outputs=run.outputs, quiet=run.quiet)

@@ -104,6 +104,7 @@ class ClusterOptions:
     standardize: bool = True
     answer_space: int | None = None
     state_weight: float = 0.2
+    levels: int = 1
 
     def check(self) -> None:
         check_options(self)
@@ -118,13 +119,14 @@ class ClusterOptions:
             model, instruction, n_clusters=self.n_clusters, batch_size=batch_size, random_state=self.random_state,
             min_similarity=self.min_similarity, seed_answers=self.seed_answers, center=self.center,
             standardize=self.standardize, answer_space=self.answer_space, state_weight=self.state_weight,
-            show_progress_bar=show_progress_bar,
+            levels=self.levels, show_progress_bar=show_progress_bar,
         )
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> ClusterOptions:
         """``--k`` (default 6, or the number of ``--seed-answers``), ``--min-similarity``/``--outliers``."""
         from inbedder.errors import InBedderError
+        from inbedder.clustering.layers import check_levels
         from inbedder.clustering.outliers import check_min_similarity
         from inbedder.clustering.seeding import parse_seeds
 
@@ -136,6 +138,8 @@ class ClusterOptions:
             raise InBedderError("--outliers auto and --min-similarity both set the outlier threshold; pass one of them")
         similarity = "auto" if getattr(args, "outliers", None) == "auto" else getattr(args, "min_similarity", None)
         check_min_similarity(similarity)
+        levels = getattr(args, "levels", 1)
+        check_levels(levels, len(seeds) if seeds else k)  # fewer than three clusters to group: refused here
         weight = getattr(args, "state_weight", None)
         if weight is not None and getattr(args, "answer_space", None) is None:  # it would be ignored, yet recorded
             raise InBedderError("--state-weight weighs the state against the answer space, which is off; "
@@ -143,7 +147,8 @@ class ClusterOptions:
         return cls(n_clusters=len(seeds) if seeds else (6 if k is None else k), top_n=args.top_n, random_state=args.seed,
                    min_similarity=similarity, seed_answers=seeds, center=not getattr(args, "no_center", False),
                    standardize=not getattr(args, "no_standardize", False),
-                   answer_space=getattr(args, "answer_space", None), state_weight=0.2 if weight is None else weight)
+                   answer_space=getattr(args, "answer_space", None), state_weight=0.2 if weight is None else weight,
+                   levels=levels)
 
 
 # --------------------------------------------------------------------------- the flags

@@ -56,7 +56,28 @@ def format_summary(
             line += f"  {_clip(label, 16):<16}"
         example = row.examples[0] if row.examples else ""
         lines.append(line + "  " + _clip(example, example_width))
-    return "\n".join(lines + _description_lines(info, clusterer, example_width))
+    return "\n".join(lines + _layer_lines(clusterer) + _description_lines(info, clusterer, example_width))
+
+
+def parent_names(clusterer: InstructionClusterer) -> dict[int, str]:
+    """{parent: name}: the writer's where the clusters were described, else the answers' phrase."""
+    written = getattr(clusterer, "parent_descriptions_", None)
+    return {**clusterer.layers_.names, **(written.names if written is not None else {})}
+
+
+def _layer_lines(clusterer: InstructionClusterer) -> list[str]:
+    """Under the table, with --levels 2: each parent, its children, and its sentence when described."""
+    layers = getattr(clusterer, "layers_", None)
+    if layers is None:
+        return []
+    names, written = parent_names(clusterer), getattr(clusterer, "parent_descriptions_", None)
+    shown = clusterer.display_names()
+    lines = ["", f"parents ({len(names)}, {layers.method} on the centroids):"]
+    for parent, children in layers.children().items():
+        kids = ", ".join(f"{c} {shown.get(c, '')}" for c in children)
+        sentence = f": {written.sentences.get(parent, '')}" if written is not None else ""
+        lines.append(f"{parent:>7}  {names.get(parent, '')}  ← clusters {kids}{sentence}")
+    return lines
 
 
 def _description_lines(info: pd.DataFrame, clusterer: InstructionClusterer, width: int) -> list[str]:
@@ -94,6 +115,11 @@ def per_text_frame(corpus: Corpus, clusterer: InstructionClusterer) -> pd.DataFr
     described = getattr(clusterer, "descriptions_", None)
     if described is not None:
         frame["cluster_description"] = [described.sentences.get(int(c), "") for c in clusterer.labels_]
+    layers = getattr(clusterer, "layers_", None)
+    if layers is not None:
+        parents = [layers.parent_of.get(int(c), -1) for c in clusterer.labels_]
+        frame["parent"] = parents
+        frame["parent_name"] = [parent_names(clusterer).get(p, "other") for p in parents]
     if corpus.labels is not None:
         frame["label"] = corpus.labels
     return frame
@@ -166,6 +192,13 @@ def _analyst_fields(clusterer: InstructionClusterer, corpus: Corpus) -> dict[str
         fields["description_prompt"] = described.prompt_record()
         fields["evidence"] = {int(c): [{"id": ids[i], "text": clusterer.texts_[i], "answer": clusterer.answers_[i]}
                                        for i in rows] for c, rows in described.evidence.items()}
+    if getattr(clusterer, "layers_", None) is not None:
+        fields["layers"] = clusterer.layers_.as_record()
+        written = getattr(clusterer, "parent_descriptions_", None)
+        for parent, entry in fields["layers"]["parents"].items():
+            entry["name"] = parent_names(clusterer).get(parent, entry["name"])
+            if written is not None:
+                entry["description"] = written.sentences.get(parent, "")
     if getattr(clusterer, "parent_", None):
         fields["parent"] = clusterer.parent_
     return fields

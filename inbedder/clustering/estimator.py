@@ -24,6 +24,7 @@ from inbedder.errors import InBedderError, NotFittedError, one_line
 from inbedder.clustering.kmeans import (  # noqa: F401  (the first two are public here too)
     canonical_order, distinct_rows, kmeans_in_canonical_order, member_means, silhouette_curve, too_few_embeddings,
 )
+from inbedder.clustering.layers import build_layers, check_levels
 from inbedder.clustering.outliers import MinSimilarity, check_min_similarity, mark, nearest_centres, similarity_to, threshold
 from inbedder.vectors import CorpusFrame
 
@@ -68,6 +69,7 @@ class InstructionClusterer:
     cluster in the answer space (:mod:`inbedder.clustering.answer_space`, 1st-gen of a causal LM only): the
     first answer token's log-probabilities over the corpus' ``answer_space`` likeliest tokens,
     joined with the standardised state at ``state_weight`` (None, the default: the state alone).
+    ``levels=2``: also group the clusters into named parents (:mod:`inbedder.clustering.layers`), in ``layers_``.
 
     After ``fit``: ``labels_`` (``-1`` for outliers), ``similarity_`` (each text's cosine to its
     centroid), ``outlier_threshold_``, ``cluster_centers_`` (one row per cluster), ``mean_`` (the
@@ -97,6 +99,7 @@ class InstructionClusterer:
         standardize: bool = True,
         answer_space: int | None = None,
         state_weight: float = 0.2,
+        levels: int = 1,
         show_progress_bar: bool | None = None,
     ):
         self.model = model
@@ -113,6 +116,7 @@ class InstructionClusterer:
         self.standardize = standardize
         self.answer_space = answer_space
         self.state_weight = state_weight
+        self.levels = levels
         self.show_progress_bar = show_progress_bar
 
     # ------------------------------------------------------------------ sklearn protocol
@@ -152,6 +156,7 @@ class InstructionClusterer:
         texts = list(texts)
         check_n_clusters(AUTO if self.clustering is not None or self.seed_answers else self.n_clusters, texts)
         check_min_similarity(self.min_similarity)
+        check_levels(self.levels, self.n_clusters)
         seeds = self._seeds()
         if seeds:
             from inbedder.clustering.seeding import check_seed_count
@@ -164,7 +169,7 @@ class InstructionClusterer:
         head = self._answer_head()
         self.answers_, self.answer_prefix_, self.cluster_names_ = None, None, None
         self.generated_names_, self.name_prompts_ = None, None
-        self.self_check_, self.descriptions_ = None, None
+        self.self_check_, self.descriptions_, self.parent_descriptions_ = None, None, None
         if embeddings is None:
             encoded = self._encode(texts, answers=True)
             raw = encoded.embeddings
@@ -194,6 +199,10 @@ class InstructionClusterer:
         self.labels_ = mark(labels, self.similarity_, self.outlier_threshold_)
         if encoded is not None:
             self._keep_answers(encoded)
+        self.layers_ = None
+        if self.levels == 2:
+            self.layers_ = build_layers(self.cluster_centers_, self.labels_, self.answers_, instruction=self.instruction,
+                                        random_state=self.random_state)
         self.true_labels_ = gold
         self.v_measure_ = None
         if gold is not None:
@@ -316,6 +325,10 @@ class InstructionClusterer:
         self.descriptions_ = describe(writer, answers, self.labels_, self.embeddings_, self.cluster_centers_,
                                       self.similarity_, fallback=self.cluster_names_, show_progress_bar=self.show_progress_bar)
         self.generated_names_, self.name_prompts_ = dict(self.descriptions_.names), dict(self.descriptions_.name_prompts)
+        if getattr(self, "layers_", None) is not None:
+            from inbedder.explain.descriptions import describe_parents
+
+            self.parent_descriptions_ = describe_parents(writer, self.layers_.children(), self.descriptions_)
         return dict(self.descriptions_.sentences)
 
     def self_check(self) -> SelfCheck:

@@ -510,6 +510,18 @@ def test_page_describes_each_cluster_with_evidence_from_its_members(page_cache):
         originals = [" ".join(original.split()) for original in sample]
         assert all(any(original.startswith(quote.replace("\\", "")[:40]) for original in originals) for quote in quotes), quotes
 
+    app.checkbox(key="layers").check().run()  # the clusters grouped into parents, then one parent opened
+    assert not app.exception and not app.error, _texts(app.error)
+    choices = app.selectbox(key="open_parent").options
+    assert choices[0] == "all parents" and 3 <= len(choices) <= 4  # 2 or 3 parents of 4 clusters
+    app.selectbox(key="open_parent").set_value(choices[1]).run()
+    shown = [text for text in _texts(app.markdown) if "**Cluster " in text]
+    assert 1 <= len(shown) < 4
+    app.button(key="describe_run").click().run()  # described again, now with the parents: the opened one's sentence
+    assert not app.exception and not app.error, _texts(app.error)
+    italic = [text for text in _texts(app.markdown) if text.startswith("*") and not text.startswith("**")]
+    assert len(italic) == len(shown) + 1
+
 
 @pytest.mark.slow
 def test_browser_runs_a_clustering_and_shows_map_and_cards(page_cache, tmp_path):

@@ -79,7 +79,7 @@ def reviews() -> list[str]:
 def test_init_stores_the_parameters_unchanged_and_validates_nothing():
     model, estimator = object(), AgglomerativeClustering(n_clusters=3)
     given = dict(n_clusters=-3, method=None, clustering=estimator, batch_size=0, random_state=7, n_init=1,
-                 min_similarity=7.5, seed_answers="", center="yes", standardize="no", answer_space=-1, state_weight="x",
+                 min_similarity=7.5, seed_answers="", center="yes", standardize="no", answer_space=-1, state_weight="x", levels=0,
                  show_progress_bar=False)
     clusterer = InstructionClusterer(model, "", **given)  # nonsense values: checked by fit, not here
     params = clusterer.get_params()

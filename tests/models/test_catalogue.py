@@ -182,7 +182,7 @@ def test_each_shipped_adapter_is_trained_on_its_catalogue_model_and_loads_by_def
     from inbedder.models.sources import NO_ADAPTER, resolve_adapter
 
     paired = {name: model.adapter for name, model in catalogue().items() if model.adapter}
-    assert set(paired) == {"smollm2-135m", "qwen2.5-coder-0.5b"}
+    assert set(paired) == {"smollm2-135m", "qwen2.5-coder-0.5b", "qwen2.5-coder-1.5b"}
     for name, adapter in paired.items():
         folder = data_path(adapter)
         config = json.loads((folder / "adapter_config.json").read_text())
@@ -191,7 +191,6 @@ def test_each_shipped_adapter_is_trained_on_its_catalogue_model_and_loads_by_def
         assert record["data"]["sources"] == ["data/qa/qa_part_a.jsonl", "data/qa/qa_part_b.jsonl"]
         assert resolve_adapter(name, None) == str(folder)
         assert resolve_adapter(name, NO_ADAPTER) is None
-    assert resolve_adapter("qwen2.5-coder-1.5b", None) is None  # no adapter kept for it (yet)
 
 
 def test_models_command_lists_and_refuses_an_unknown_name_in_one_line():

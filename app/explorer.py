@@ -115,6 +115,15 @@ def _describe_controls(result: Result) -> None:
             result.downloads.clear()  # the saved clustering carries the descriptions
         except InBedderError as error:
             st.error(for_page(error))
+    if right.button("Judge the descriptions", key="judge_run",
+                    help="the writing model reads 40 seeded texts and picks the description that fits each; "
+                         "the share it puts in their own cluster joins the self-check"):
+        try:
+            with st.spinner(f"{name} is judging…"):
+                pipeline.judge_with_model(result.clustering, runs.writer(name))
+            result.downloads.clear()
+        except InBedderError as error:
+            st.error(for_page(error))
 
 
 def _self_check(clustering) -> None:
@@ -130,6 +139,10 @@ def _self_check(clustering) -> None:
     if check.answer_purity is not None:
         columns[1].metric("Answer purity (self-check)", f"{check.answer_purity:.0%}",
                           help="share of texts whose own answer contains their cluster's name")
+    if check.judge_sample:
+        columns[2].metric("Judge agreement (self-check)", "–" if check.judge_agreement is None else f"{check.judge_agreement:.0%}",
+                          help=f"the writing model placed {check.judge_sample} seeded texts by the descriptions alone; "
+                               "the share it put back in their own cluster")
 
 
 def _card_title(row, label: str) -> str:

@@ -215,6 +215,16 @@ def describe_with_model(clustering: Clustering, writer: InBedder, *, top_n_keywo
     clustering.info = info
 
 
+def judge_with_model(clustering: Clustering, writer: InBedder, *, top_n_keywords: int = 8, n_examples: int = 4) -> None:
+    """The self-check's judge (describing the clusters first when they are not yet)."""
+    if clustering.clusterer is None:
+        raise InBedderError("this clustering has no answers to judge; run it again")
+    with _MODEL_LOCK:
+        clustering.clusterer.judge(writer=writer)
+        info = clustering.clusterer.cluster_info(top_n_keywords=top_n_keywords, n_examples=n_examples)
+    clustering.info = info
+
+
 def assign(
     clusterer: InstructionClusterer, corpus: Corpus, *, progress: Progress | None = None, batch_size: int = 16,
 ) -> pd.DataFrame:

@@ -36,6 +36,7 @@ class AnalystOptions:
     seed_answers: str | None = None
     name_clusters: bool = False
     describe: bool = False
+    judge: bool = False
     writer_model: str | None = None
     save_clustering: str | None = None
     within: str | None = None
@@ -47,7 +48,7 @@ class AnalystOptions:
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> AnalystOptions:
         return cls(min_similarity=args.min_similarity, outliers=args.outliers, seed_answers=args.seed_answers,
-                   name_clusters=args.name_clusters, describe=args.describe, writer_model=args.writer_model,
+                   name_clusters=args.name_clusters, describe=args.describe, judge=args.judge, writer_model=args.writer_model,
                    save_clustering=args.save_clustering, within=args.within)
 
 
@@ -77,6 +78,10 @@ def add_analyst_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--describe", action="store_true",
                        help="write a name and one sentence per cluster saying what its answers share and what sets it "
                             "apart from its two nearest clusters, with three evidence texts (cached, greedy; see --writer-model)")
+    group.add_argument("--judge", action="store_true",
+                       help="self-check with the writer model: for 40 seeded texts it picks the cluster description "
+                            "that fits each best; the share it puts back in their own cluster is printed and recorded "
+                            "(implies --describe)")
     group.add_argument("--writer-model", metavar="NAME",
                        help="the model that writes --describe and --name-clusters: a catalogue name (`inbedder models`), "
                             "hub id or folder, zero-shot; default for --describe: the largest catalogue model fetched here")
@@ -99,10 +104,10 @@ def check_analyst_outputs(
 
     if engine == "ray" and analyst.given():
         raise InBedderError("--engine ray does not take --min-similarity, --outliers, --seed-answers, --name-clusters, "
-                            "--describe, --save-clustering or --within yet; run them with --engine local")
-    if analyst.writer_model and not (analyst.describe or analyst.name_clusters):
-        raise InBedderError(f"--writer-model {analyst.writer_model} writes nothing without --describe or --name-clusters; "
-                            "add one of them or leave --writer-model out")
+                            "--describe, --judge, --save-clustering or --within yet; run them with --engine local")
+    if analyst.writer_model and not (analyst.describe or analyst.name_clusters or analyst.judge):
+        raise InBedderError(f"--writer-model {analyst.writer_model} writes nothing without --describe, --judge or "
+                            "--name-clusters; add one of them or leave --writer-model out")
     keep = list(files)
     if analyst.within:
         parent = parse_within(analyst.within)[0]
@@ -138,19 +143,20 @@ def within_corpus(
 def load_writer_for(analyst: AnalystOptions, *, device: str | None, quiet: bool) -> InBedder | None:
     """The writing model of ``--describe`` / ``--writer-model``, loaded before any text is embedded
     (a bad name fails in one line first); None: names come from the clustering's own model."""
-    if not (analyst.describe or (analyst.name_clusters and analyst.writer_model)):
+    if not (analyst.describe or analyst.judge or (analyst.name_clusters and analyst.writer_model)):
         return None
     from inbedder.explain.writing import default_writer, load_writer
 
     name = analyst.writer_model or default_writer()
     if not quiet:
-        print(f"inbedder: {name} writes the cluster names" + (" and descriptions" if analyst.describe else ""), file=sys.stderr)
+        print(f"inbedder: {name} writes the cluster names" + (" and descriptions" if analyst.describe or analyst.judge else "")
+              + (" and judges them" if analyst.judge else ""), file=sys.stderr)
     return load_writer(name, device=device)
 
 
 def finish_clustering(
     clusterer: InstructionClusterer, *, top_n: int, name_clusters: bool, quiet: bool,
-    describe: bool = False, writer: InBedder | None = None,
+    describe: bool = False, judge: bool = False, writer: InBedder | None = None,
 ) -> pd.DataFrame:
     """Generated names (and descriptions) when asked, seed matches reported, then the cluster table."""
     if clusterer.seed_matches_ and not quiet:
@@ -158,8 +164,10 @@ def finish_clustering(
         matched = ", ".join(f"{seed} ({count})" for seed, count in clusterer.seed_matches_.items() if count)
         print(f"inbedder: seed answers matched: {matched}" + (f"; matched nothing: {', '.join(unmatched)}" if unmatched else ""),
               file=sys.stderr)
-    if describe:
+    if describe or judge:
         clusterer.describe_clusters(writer=writer)
+        if judge:
+            clusterer.judge(writer=writer)
     elif name_clusters:
         clusterer.name_clusters(top_n_keywords=top_n, writer=writer)
     return clusterer.cluster_info(top_n_keywords=top_n)

@@ -116,7 +116,7 @@ FLAGS: dict[str, str | None] = {
     # --engine ray (inbedder.distributed)
     **_flags("address", "workers", "gpus_per_worker", "shard_rows", "sample_size"),
     # the analyst's loop: outliers, seeds, names, saved clusterings
-    **_flags("min_similarity", "seed_answers", "name_clusters", "describe", "writer_model", "save_clustering", "within"),
+    **_flags("min_similarity", "seed_answers", "name_clusters", "describe", "judge", "writer_model", "save_clustering", "within"),
 }
 """Python parameter -> the flag that sets it: the one place the CLI renames a library error's words.
 
@@ -301,7 +301,7 @@ def _cluster_one(run: ClusterCommand, model, corpus, question: str, plan: dict, 
     clusterer.fit(corpus.texts, corpus.labels)
     clusterer.parent_ = parent
     info = finish_clustering(clusterer, top_n=run.cluster.top_n, name_clusters=run.analyst.name_clusters,
-                             describe=run.analyst.describe, writer=writer, quiet=run.quiet)
+                             describe=run.analyst.describe, judge=run.analyst.judge, writer=writer, quiet=run.quiet)
     chosen = _chosen_k(run.cluster, clusterer)
     if not run.quiet:
         if chosen:

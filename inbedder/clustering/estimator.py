@@ -331,6 +331,22 @@ class InstructionClusterer:
             self.parent_descriptions_ = describe_parents(writer, self.layers_.children(), self.descriptions_)
         return dict(self.descriptions_.sentences)
 
+    def judge(self, *, writer: InBedder | None = None, sample: int = 40) -> float | None:
+        """The self-check's judge: the share of a seeded sample of texts that ``writer`` places in their own
+        cluster from the descriptions alone (describes the clusters first if needed); added to :meth:`self_check`."""
+        from dataclasses import replace
+
+        from inbedder.explain.judge import judge
+        from inbedder.explain.writing import load_writer
+
+        self._check_fitted()
+        writer = writer or load_writer(device=str(self.model.loaded.model.device) if self.model else None)
+        if getattr(self, "descriptions_", None) is None:
+            self.describe_clusters(writer=writer)
+        found = judge(writer, self.texts_, self.labels_, self.descriptions_, sample=sample, random_state=self.random_state)
+        self.self_check_ = replace(self.self_check(), judge_agreement=found.agreement, judge_sample=found.sample)
+        return found.agreement
+
     def self_check(self) -> SelfCheck:
         """Stability and answer purity of the fitted clusters (:mod:`inbedder.clustering.selfcheck`), once per fit."""
         from inbedder.clustering.selfcheck import self_check

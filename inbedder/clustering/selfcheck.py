@@ -9,7 +9,8 @@ Two numbers computed on every run, no model needed:
   answer-phrase name ("slow service" in a cluster named "service"), per cluster and overall.
   Low purity: the name speaks for few of the texts it labels.
 
-Outliers (cluster -1) are left out of both.
+Outliers (cluster -1) are left out of both. A third, optional number needs a writer model: the
+judge's agreement (:mod:`inbedder.explain.judge`), added by ``InstructionClusterer.judge``.
 """
 
 from __future__ import annotations
@@ -32,16 +33,22 @@ class SelfCheck:
     stability: float | None
     answer_purity: float | None
     purity_by_cluster: dict[int, float] = field(default_factory=dict)
+    judge_agreement: float | None = None  # set by the optional judge (:mod:`inbedder.explain.judge`)
+    judge_sample: int = 0
 
     def as_record(self) -> dict:
-        return {"stability": self.stability, "stability_method": f"mean ARI over {SUBSAMPLES} seeded {SHARE:.0%} subsamples",
-                "answer_purity": self.answer_purity,
-                "answer_purity_by_cluster": {int(c): p for c, p in self.purity_by_cluster.items()}}
+        record = {"stability": self.stability, "stability_method": f"mean ARI over {SUBSAMPLES} seeded {SHARE:.0%} subsamples",
+                  "answer_purity": self.answer_purity,
+                  "answer_purity_by_cluster": {int(c): p for c, p in self.purity_by_cluster.items()}}
+        if self.judge_sample:
+            record |= {"judge_agreement": self.judge_agreement, "judge_sample": self.judge_sample}
+        return record
 
     def line(self) -> str:
         """One line for the terminal summary."""
         shown = [f"stability {self.stability:.2f} (mean ARI over {SUBSAMPLES} subsamples)" if self.stability is not None else "",
-                 f"answer purity {self.answer_purity:.2f}" if self.answer_purity is not None else ""]
+                 f"answer purity {self.answer_purity:.2f}" if self.answer_purity is not None else "",
+                 f"judge agreement {self.judge_agreement:.2f} ({self.judge_sample} texts)" if self.judge_sample else ""]
         return "self-check: " + ", ".join(part for part in shown if part)
 
 

@@ -522,6 +522,11 @@ def test_page_describes_each_cluster_with_evidence_from_its_members(page_cache):
     italic = [text for text in _texts(app.markdown) if text.startswith("*") and not text.startswith("**")]
     assert len(italic) == len(shown) + 1
 
+    app.button(key="judge_run").click().run()  # the judge joins the self-check
+    assert not app.exception and not app.error, _texts(app.error)
+    judged = [metric.value for metric in app.metric if metric.label == "Judge agreement (self-check)"]
+    assert len(judged) == 1 and (judged[0] == "–" or 0 <= int(judged[0].rstrip("%")) <= 100)
+
 
 @pytest.mark.slow
 def test_browser_runs_a_clustering_and_shows_map_and_cards(page_cache, tmp_path):

@@ -147,3 +147,25 @@ def test_the_embedded_model_describes_the_shipped_reviews(embedded_cache_dir, ca
     for cluster, rows in aspect.descriptions_.evidence.items():
         assert len(rows) == 3 and all(aspect.labels_[row] == cluster for row in rows)
     assert aspect.describe_clusters(writer=writer) == sentences  # greedy and cached
+
+
+def test_the_judge_reads_a_numbered_menu_and_its_number():
+    from inbedder.explain.descriptions import Descriptions
+    from inbedder.explain.judge import judge_inputs, parse_pick
+
+    described = Descriptions(writer="w", names={0: "food", 2: "service"}, sentences={0: "About food.", 2: "About staff."})
+    inputs = judge_inputs(["cold soup and bland rice", "the waiter was rude"], [1], described)
+    assert inputs == {1: "Text: the waiter was rude\n\nCluster descriptions:\n1. food: About food.\n2. service: About staff."}
+    assert parse_pick("2", [0, 2]) == 2 and parse_pick(" 1.", [0, 2]) == 0
+    assert parse_pick("none", [0, 2]) is None and parse_pick("3", [0, 2]) is None
+
+
+def test_judge_joins_the_self_check_in_the_table_and_the_sidecar(tiny_models, reviews, tmp_path, capsys):
+    output = tmp_path / "judged.csv"
+    assert main(["cluster", str(reviews), "--text-column", "review", "-i", "What is the review about?", "--k", "3",
+                 "-o", str(output), "--model", tiny_models["llama"], "--template", "inbedder", "--max-new-tokens", "3",
+                 "--judge", "--writer-model", tiny_models["llama"]]) == 0
+    assert "judge agreement" in capsys.readouterr().out
+    check = json.loads(output.with_name("judged.csv.run.json").read_text())["self_check"]
+    assert check["judge_sample"] == 24 and 0.0 <= check["judge_agreement"] <= 1.0  # all 24 texts: fewer than 40
+    assert "cluster_description" in pd.read_csv(output).columns  # --judge describes first

@@ -120,7 +120,7 @@ def _describe_controls(result: Result) -> None:
                          "the share it puts in their own cluster joins the self-check"):
         try:
             with st.spinner(f"{name} is judging…"):
-                pipeline.judge_with_model(result.clustering, runs.writer(name))
+                pipeline.describe_with_model(result.clustering, runs.writer(name), judge=True)
             result.downloads.clear()
         except InBedderError as error:
             st.error(for_page(error))

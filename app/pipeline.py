@@ -205,22 +205,17 @@ def parent_names(clustering: Clustering) -> dict[int, str]:
     return names(clustering.clusterer)
 
 
-def describe_with_model(clustering: Clustering, writer: InBedder, *, top_n_keywords: int = 8, n_examples: int = 4) -> None:
-    """Names and contrastive one-sentence descriptions with evidence, written by ``writer``; the cards then show them."""
+def describe_with_model(clustering: Clustering, writer: InBedder, *, judge: bool = False, top_n_keywords: int = 8,
+                        n_examples: int = 4) -> None:
+    """Names and contrastive descriptions with evidence, written by ``writer`` (``judge``: then the self-check's
+    judge too); the cards and metrics then show them."""
     if clustering.clusterer is None:
         raise InBedderError("this clustering has no answers to describe; run it again")
     with _MODEL_LOCK:
-        clustering.clusterer.describe_clusters(writer=writer)
-        info = clustering.clusterer.cluster_info(top_n_keywords=top_n_keywords, n_examples=n_examples)
-    clustering.info = info
-
-
-def judge_with_model(clustering: Clustering, writer: InBedder, *, top_n_keywords: int = 8, n_examples: int = 4) -> None:
-    """The self-check's judge (describing the clusters first when they are not yet)."""
-    if clustering.clusterer is None:
-        raise InBedderError("this clustering has no answers to judge; run it again")
-    with _MODEL_LOCK:
-        clustering.clusterer.judge(writer=writer)
+        if judge:
+            clustering.clusterer.judge(writer=writer)  # describes first when needed
+        else:
+            clustering.clusterer.describe_clusters(writer=writer)
         info = clustering.clusterer.cluster_info(top_n_keywords=top_n_keywords, n_examples=n_examples)
     clustering.info = info
 

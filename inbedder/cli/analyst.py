@@ -79,9 +79,9 @@ def add_analyst_arguments(parser: argparse.ArgumentParser) -> None:
                        help="write a name and one sentence per cluster saying what its answers share and what sets it "
                             "apart from its two nearest clusters, with three evidence texts (cached, greedy; see --writer-model)")
     group.add_argument("--judge", action="store_true",
-                       help="self-check with the writer model: for 40 seeded texts it picks the cluster description "
-                            "that fits each best; the share it puts back in their own cluster is printed and recorded "
-                            "(implies --describe)")
+                       help="experimental self-check with the writer model: for 40 seeded texts it picks the cluster "
+                            "description that fits each best; the share it puts back in their own cluster is printed and "
+                            "recorded (implies --describe; small models favour some menu positions: docs/explanations.md)")
     group.add_argument("--writer-model", metavar="NAME",
                        help="the model that writes --describe and --name-clusters: a catalogue name (`inbedder models`), "
                             "hub id or folder, zero-shot; default for --describe: the largest catalogue model fetched here")

@@ -81,11 +81,11 @@ def _summary(result: Result) -> None:
                           help=f"similarity to their centre below {clustering.outlier_threshold:.3f}; kept, as cluster -1")
     if result.corpus.skipped:
         columns[4].metric("Empty rows skipped", result.corpus.skipped)
-    _self_check(clustering)
     if clustering.silhouettes:
         tried = ", ".join(f"k={k}: {s:.2f}" for k, s in clustering.silhouettes.items())
         st.caption(f"k chosen automatically: {clustering.k} has the best silhouette ({tried}).")
-    _describe_controls(result)
+    _describe_controls(result)  # before the self-check's metrics, so a judged run shows its agreement at once
+    _self_check(clustering)
     if st.button("Name the clusters with the model", key="name_run",
                  help="Asks the model for a name of at most five words per cluster, from its answers and keywords "
                       "(instead of the answers' most common phrase)."):

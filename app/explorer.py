@@ -188,7 +188,7 @@ def _layers(result: Result, names: dict[int, str]) -> list[int] | None:
                        help="agglomerative clustering of the cluster centres; the number of parents by silhouette"):
         return None
     layers = pipeline.layers(result.clustering)
-    parent_names = pipeline.parent_names(result.clustering)
+    parent_names = clusterer.display_parent_names()
     sizes = {int(c): int(n) for c, n in zip(*np.unique(result.clustering.labels, return_counts=True))}
     st.plotly_chart(figures.sunburst_figure(layers.children(), parent_names, names, sizes), key="sunburst", width="stretch")
     written = getattr(clusterer, "parent_descriptions_", None)

@@ -198,13 +198,6 @@ def layers(clustering: Clustering):
     return clusterer.layers_
 
 
-def parent_names(clustering: Clustering) -> dict[int, str]:
-    """{parent: name}: written ones where the clusters were described after grouping, else the answers' phrase."""
-    from inbedder.cli.report import parent_names as names
-
-    return names(clustering.clusterer)
-
-
 def describe_with_model(clustering: Clustering, writer: InBedder, *, judge: bool = False, top_n_keywords: int = 8,
                         n_examples: int = 4) -> None:
     """Names and contrastive descriptions with evidence, written by ``writer`` (``judge``: then the self-check's

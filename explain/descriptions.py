@@ -4,7 +4,7 @@ A name says what a cluster is; an analyst trusting it also needs to know what it
 in common *and how it differs from the clusters next to it* (Clio's contrastive descriptions).
 The writer model is shown the cluster's most typical answers (those of the members nearest its
 centre) beside those of its two nearest clusters (by centroid cosine), and asked for one
-sentence. Greedy decoding through the engine, so descriptions are cached and a rerun gives the
+sentence; the name is then written from the cluster's own answers and that sentence. Greedy decoding through the engine, so descriptions are cached and a rerun gives the
 same words; the prompt is recorded with them.
 
 Evidence: three member texts with their answers, the first nearest the centre and the others
@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
+
+from inbedder.vectors import unit_rows
 
 from .names import NAME_QUESTION, NAME_TOKENS, clean_name
 from .writing import WRITER_TEMPLATE, WRITER_TOKENS, write
@@ -61,7 +63,7 @@ class Descriptions:
 
 def nearest_clusters(centres: np.ndarray, *, n: int = NEIGHBOURS) -> dict[int, list[int]]:
     """{cluster: the ``n`` other clusters whose centres have the highest cosine to its own}."""
-    unit = centres / np.maximum(np.linalg.norm(centres, axis=1, keepdims=True), 1e-12)
+    unit = unit_rows(centres)
     similarity = unit @ unit.T
     np.fill_diagonal(similarity, -np.inf)
     return {c: [int(o) for o in np.argsort(-similarity[c], kind="stable")[:n]] for c in range(len(centres))}
@@ -74,7 +76,7 @@ def evidence_rows(vectors: np.ndarray, labels: np.ndarray, similarity: np.ndarra
         members = np.flatnonzero(labels == cluster)
         ranked = members[np.argsort(-similarity[members], kind="stable")]
         pool = ranked[: max(n, (len(ranked) + 1) // 2)]
-        unit = vectors[pool] / np.maximum(np.linalg.norm(vectors[pool], axis=1, keepdims=True), 1e-12)
+        unit = unit_rows(vectors[pool])
         picked = [0]
         closest = unit @ unit[0]  # each candidate's highest cosine to anything picked so far
         while len(picked) < min(n, len(pool)):

@@ -59,18 +59,12 @@ def format_summary(
     return "\n".join(lines + _layer_lines(clusterer) + _description_lines(info, clusterer, example_width))
 
 
-def parent_names(clusterer: InstructionClusterer) -> dict[int, str]:
-    """{parent: name}: the writer's where the clusters were described, else the answers' phrase."""
-    written = getattr(clusterer, "parent_descriptions_", None)
-    return {**clusterer.layers_.names, **(written.names if written is not None else {})}
-
-
 def _layer_lines(clusterer: InstructionClusterer) -> list[str]:
     """Under the table, with --levels 2: each parent, its children, and its sentence when described."""
     layers = getattr(clusterer, "layers_", None)
     if layers is None:
         return []
-    names, written = parent_names(clusterer), getattr(clusterer, "parent_descriptions_", None)
+    names, written = clusterer.display_parent_names(), getattr(clusterer, "parent_descriptions_", None)
     shown = clusterer.display_names()
     lines = ["", f"parents ({len(names)}, {layers.method} on the centroids):"]
     for parent, children in layers.children().items():
@@ -119,7 +113,8 @@ def per_text_frame(corpus: Corpus, clusterer: InstructionClusterer) -> pd.DataFr
     if layers is not None:
         parents = [layers.parent_of.get(int(c), -1) for c in clusterer.labels_]
         frame["parent"] = parents
-        frame["parent_name"] = [parent_names(clusterer).get(p, "other") for p in parents]
+        parent_names = clusterer.display_parent_names()
+        frame["parent_name"] = [parent_names.get(p, "other") for p in parents]
     if corpus.labels is not None:
         frame["label"] = corpus.labels
     return frame
@@ -194,9 +189,9 @@ def _analyst_fields(clusterer: InstructionClusterer, corpus: Corpus) -> dict[str
                                        for i in rows] for c, rows in described.evidence.items()}
     if getattr(clusterer, "layers_", None) is not None:
         fields["layers"] = clusterer.layers_.as_record()
-        written = getattr(clusterer, "parent_descriptions_", None)
+        written, names = getattr(clusterer, "parent_descriptions_", None), clusterer.display_parent_names()
         for parent, entry in fields["layers"]["parents"].items():
-            entry["name"] = parent_names(clusterer).get(parent, entry["name"])
+            entry["name"] = names.get(parent, entry["name"])
             if written is not None:
                 entry["description"] = written.sentences.get(parent, "")
     if getattr(clusterer, "parent_", None):

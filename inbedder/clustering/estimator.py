@@ -288,6 +288,11 @@ class InstructionClusterer:
             return dict(described.sentences)
         return dict(getattr(self, "saved_descriptions_", None) or {})
 
+    def display_parent_names(self) -> dict[int, str]:
+        """{parent: name} with ``levels=2``: the writer's where the clusters were described, else the answers' phrase."""
+        written = getattr(self, "parent_descriptions_", None)
+        return {**self.layers_.names, **(written.names if written is not None else {})}
+
     def name_clusters(self, *, top_n_keywords: int = 8, writer: InBedder | None = None) -> dict[int, str]:
         """Ask a generator (``writer``, default the clustering's model) for a name of at most five words
         per cluster (cached, greedy).
@@ -312,17 +317,15 @@ class InstructionClusterer:
         """A name and one contrastive sentence per cluster, written by ``writer``, with three evidence texts.
 
         ``writer``: default the largest catalogue model fetched here, zero-shot (see
-        :mod:`inbedder.explain.writing`). Name and sentence are written from the same contrastive input
-        (:mod:`inbedder.explain.descriptions`). Sets ``generated_names_`` and ``descriptions_`` (names,
+        :mod:`inbedder.explain.writing`). The sentence is written from the cluster's typical answers beside its
+        nearest clusters', the name from its answers and that sentence (:mod:`inbedder.explain.descriptions`). Sets ``generated_names_`` and ``descriptions_`` (names,
         sentences, the writer's inputs, evidence rows); returns {cluster: sentence}.
         """
         from inbedder.explain.descriptions import describe
-        from inbedder.explain.writing import load_writer
 
         self._check_fitted()
-        writer = writer or load_writer(device=str(self.model.loaded.model.device) if self.model else None)
-        answers = self._answers()
-        self.descriptions_ = describe(writer, answers, self.labels_, self.embeddings_, self.cluster_centers_,
+        writer = writer or self._default_writer()
+        self.descriptions_ = describe(writer, self._answers(), self.labels_, self.embeddings_, self.cluster_centers_,
                                       self.similarity_, fallback=self.cluster_names_, show_progress_bar=self.show_progress_bar)
         self.generated_names_, self.name_prompts_ = dict(self.descriptions_.names), dict(self.descriptions_.name_prompts)
         if getattr(self, "layers_", None) is not None:
@@ -337,15 +340,20 @@ class InstructionClusterer:
         from dataclasses import replace
 
         from inbedder.explain.judge import judge
-        from inbedder.explain.writing import load_writer
 
         self._check_fitted()
-        writer = writer or load_writer(device=str(self.model.loaded.model.device) if self.model else None)
+        writer = writer or self._default_writer()
         if getattr(self, "descriptions_", None) is None:
             self.describe_clusters(writer=writer)
         found = judge(writer, self.texts_, self.labels_, self.descriptions_, sample=sample, random_state=self.random_state)
         self.self_check_ = replace(self.self_check(), judge_agreement=found.agreement, judge_sample=found.sample)
         return found.agreement
+
+    def _default_writer(self) -> InBedder:
+        """The largest fetched catalogue model, zero-shot, on the clustering model's device."""
+        from inbedder.explain.writing import load_writer
+
+        return load_writer(device=str(self.model.loaded.model.device) if self.model else None)
 
     def self_check(self) -> SelfCheck:
         """Stability and answer purity of the fitted clusters (:mod:`inbedder.clustering.selfcheck`), once per fit."""

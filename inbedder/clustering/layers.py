@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from inbedder.errors import InBedderError
+from inbedder.vectors import unit_rows
 
 METHODS = ("agglomerative", "kmeans")
 MAX_PARENTS = 8
@@ -52,13 +53,9 @@ def check_levels(levels: int, n_clusters: int | str | None) -> None:
                             f"{n_clusters})", parameter="levels")
 
 
-def _unit(centres: np.ndarray) -> np.ndarray:
-    return centres / np.maximum(np.linalg.norm(centres, axis=1, keepdims=True), 1e-12)
-
-
 def group_centres(centres: np.ndarray, parents: int, *, method: str = "agglomerative", random_state: int = 0) -> np.ndarray:
     """Parent label (0-based) of each centre, ``parents`` groups."""
-    unit = _unit(np.asarray(centres, dtype=np.float64))
+    unit = unit_rows(centres, dtype=np.float64)
     if method == "agglomerative":
         from sklearn.cluster import AgglomerativeClustering
 
@@ -79,7 +76,7 @@ def find_parents(centres: np.ndarray, *, parents: int | None = None, method: str
     if k < 3:
         raise InBedderError(f"{k} clusters are too few to group into parents; use at least 3", parameter="levels")
     tried = [parents] if parents else list(range(2, min(k - 1, MAX_PARENTS) + 1))
-    unit = _unit(np.asarray(centres, dtype=np.float64))
+    unit = unit_rows(centres, dtype=np.float64)
     scores, fits = {}, {}
     for count in tried:
         labels = group_centres(unit, count, method=method, random_state=random_state)

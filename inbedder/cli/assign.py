@@ -81,17 +81,20 @@ def run_assign(args: argparse.Namespace) -> None:
     corpus = _read(InputOptions.from_args(args), quiet=args.quiet)
     model = build_embedder(record, device=options.device, cache=options.cache)
     clusterer = InstructionClusterer.load(folder, model=model)
-    encoded = clusterer.model.encode_with_answers(  # raw rows: predict places them (the answer space reads their length)
-        corpus.texts, clusterer.instruction, method=clusterer.method_, batch_size=options.batch_size,
-        show_progress_bar=not args.quiet, normalize_embeddings=False,
-    )
-    labels, similarity = clusterer.predict(corpus.texts, embeddings=encoded.embeddings, return_similarity=True)
     names = clusterer.display_names() | {-1: "other"}
-    frame = pd.DataFrame({
-        id_column(corpus): corpus.output_ids(), "text": corpus.texts, "cluster": labels.astype(int),
-        "answer": encoded.answers, "cluster_name": [names.get(int(c), "") for c in labels],
-        "similarity": np.round(similarity, 6),
-    })
+    if getattr(clusterer, "multi_", None):  # saved from --multi: list each new text's answers and place every one
+        labels, frame = _assign_answers(clusterer, corpus, names, options, quiet=args.quiet)
+    else:
+        encoded = clusterer.model.encode_with_answers(  # raw rows: predict places them (the answer space reads their length)
+            corpus.texts, clusterer.instruction, method=clusterer.method_, batch_size=options.batch_size,
+            show_progress_bar=not args.quiet, normalize_embeddings=False,
+        )
+        labels, similarity = clusterer.predict(corpus.texts, embeddings=encoded.embeddings, return_similarity=True)
+        frame = pd.DataFrame({
+            id_column(corpus): corpus.output_ids(), "text": corpus.texts, "cluster": labels.astype(int),
+            "answer": encoded.answers, "cluster_name": [names.get(int(c), "") for c in labels],
+            "similarity": np.round(similarity, 6),
+        })
     descriptions = clusterer.display_descriptions()
     if descriptions:
         frame["cluster_description"] = [descriptions.get(int(c), "") for c in labels]
@@ -107,6 +110,37 @@ def run_assign(args: argparse.Namespace) -> None:
         write_json(run, staged.path(sidecar_path(table.path)))
     if not args.quiet:
         print(f"wrote {table.path}, {sidecar_path(table.path)}")
+
+
+def _assign_answers(clusterer, corpus, names: dict[int, str], options: AssignOptions, *, quiet: bool):
+    """(each text's primary cluster, the table) for a clustering of answers: every answer joins its nearest centroid."""
+    import numpy as np
+    import pandas as pd
+
+    from inbedder.cli.multi_report import LIST_SEPARATOR
+    from inbedder.cli.report import id_column
+    from inbedder.clustering.multi import clusters_of_texts
+    from inbedder.encoding.multi import encode_answers
+
+    from inbedder.explain.writing import load_writer
+
+    lister = load_writer(clusterer.lister_, device=options.device) if clusterer.lister_ else None
+    encoded = encode_answers(clusterer.model, corpus.texts, clusterer.instruction, max_answers=clusterer.multi_,
+                             lister=lister, batch_size=options.batch_size, show_progress_bar=not quiet)
+    rows = encoded.rows
+    found, similarity = clusterer.predict([corpus.texts[t] for t in rows], embeddings=encoded.embeddings,
+                                          return_similarity=True)
+    clusters = clusters_of_texts(rows, found, len(corpus.texts))
+    first = np.searchsorted(rows, np.arange(len(corpus.texts)))  # each text's first answer row
+    labels = np.array([own[0] for own in clusters], dtype=int)
+    frame = pd.DataFrame({
+        id_column(corpus): corpus.output_ids(), "text": corpus.texts, "cluster": labels,
+        "answer": [LIST_SEPARATOR.join(listed) for listed in encoded.listed],
+        "cluster_name": [names.get(int(c), "") for c in labels], "similarity": np.round(similarity[first], 6),
+        "clusters": [LIST_SEPARATOR.join(str(c) for c in own) for own in clusters],
+        "cluster_names": [LIST_SEPARATOR.join(names.get(c, "") for c in own) for own in clusters],
+    })
+    return labels, frame
 
 
 def _summary(clusterer, sizes: dict[int, int], names: dict[int, str], total: int) -> str:

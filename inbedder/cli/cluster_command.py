@@ -56,6 +56,7 @@ class ClusterCommand:
             "label_column": source.label_column, "output": output, "embeddings": outputs.embeddings,
             "raw_csv": outputs.raw_csv, "top_n": cluster.top_n, "no_center": not cluster.center,
             "no_standardize": not cluster.standardize, "answer_space": cluster.answer_space, "levels": cluster.levels,
+            "multi": cluster.multi,
             "state_weight": self.given_state_weight, **asdict(self.analyst), **self._model_flags(),
             "engine": self.engine, **asdict(self.ray),
         }

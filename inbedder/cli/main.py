@@ -90,7 +90,7 @@ FLAGS: dict[str, str | None] = {
     "cache=False": "--no-cache",
     "center=False": "--no-center",
     "standardize=False": "--no-standardize",
-    **_flags("answer_space", "state_weight", "levels"),
+    **_flags("answer_space", "state_weight", "levels", "multi"),
     "compile=True": "--compile",
     "instructions": "--instruction",
     "show_progress_bar=False": "--quiet",
@@ -171,6 +171,11 @@ def build_parser() -> argparse.ArgumentParser:
     cluster.add_argument("--levels", type=int, choices=(1, 2), default=1,
                          help="2: also group the clusters into named parents (agglomerative on the centroids, the "
                               "number of parents by silhouette); with --describe each parent is described from its children")
+    cluster.add_argument("--multi", type=int, metavar="N",
+                         help="several answers per text: the model lists up to N (2-8) answers, each is embedded in "
+                              "its text's context and the answers are clustered; a text joins every cluster one of "
+                              "its answers falls in (--output gets clusters/answers lists, <output>.answers<suffix> "
+                              "one row per answer; a --label-column cell 'a; b' is two labels)")
     add_analyst_arguments(cluster)
     add_model_arguments(cluster)
     scale = cluster.add_argument_group("scale-out (pip install -e '.[distributed]')")
@@ -233,10 +238,10 @@ def run_cluster(args: argparse.Namespace) -> None:
     run = ClusterCommand.from_args(args)  # below this line only options travel, never ``args``
     check_options(run.cluster, run.model)
     questions = _questions(args.instruction)
-    plans = [_cluster_outputs(run.outputs, number if len(questions) > 1 else None)
+    plans = [_cluster_outputs(run.outputs, number if len(questions) > 1 else None, multi=bool(run.cluster.multi))
              for number in range(1, len(questions) + 1)]
     check_outputs([output for plan in plans for output in plan.values()], [run.source.path])
-    check_analyst_outputs(run.analyst, len(questions), engine=run.engine, files=[
+    check_analyst_outputs(run.analyst, len(questions), engine=run.engine, multi=bool(run.cluster.multi), files=[
         (Path(run.source.path), "the input"),
         *((file, f"an output ({output.flag})") for plan in plans for output in plan.values() for file in output.files)])
     if run.engine == "ray":
@@ -256,7 +261,7 @@ def run_cluster(args: argparse.Namespace) -> None:
         check_seed_count(run.cluster.seed_answers, corpus.texts)
     check_k(run.cluster.n_clusters, corpus.texts)
     model = run.model.build()
-    writer = load_writer_for(run.analyst, device=run.model.device, quiet=run.quiet)
+    writer = load_writer_for(run.analyst, device=run.model.device, quiet=run.quiet, lists=bool(run.cluster.multi))
     if run.cluster.answer_space is not None:  # refused before any text is embedded
         from inbedder.clustering.answer_space import check_answer_space
 
@@ -269,14 +274,19 @@ def run_cluster(args: argparse.Namespace) -> None:
         started = time.time()
 
 
-def _cluster_outputs(outputs: OutputOptions, number: int | None) -> dict:
-    """The files of one question's clustering: table, its sidecar, embeddings (numbered when several)."""
+def _cluster_outputs(outputs: OutputOptions, number: int | None, *, multi: bool = False) -> dict:
+    """The files of one question's clustering: table, its sidecar (and answers table with --multi),
+    embeddings (numbered when several)."""
     from inbedder.io.outputs import Output, embeddings_output, sidecar_path, table_output
 
     plan = {}
     if outputs.output:
         plan["table"] = table_output(_numbered(outputs.output, number), "--output")
         plan["sidecar"] = Output(sidecar_path(plan["table"].path), "--output (its .run.json)")
+        if multi:
+            from inbedder.cli.multi_report import answers_path
+
+            plan["answers"] = table_output(answers_path(plan["table"].path), "--output (its .answers table)")
     if outputs.embeddings:
         plan["embeddings"] = embeddings_output(_numbered(outputs.embeddings, number), "--embeddings")
     return plan
@@ -298,7 +308,16 @@ def _cluster_one(run: ClusterCommand, model, corpus, question: str, plan: dict, 
     from inbedder.cli.report import format_summary, per_text_frame, run_record
 
     clusterer = run.cluster.build(model, question, batch_size=run.model.batch_size, show_progress_bar=not run.quiet)
-    clusterer.fit(corpus.texts, corpus.labels)
+    multi, rows = None, corpus  # rows: what the clusterer's labels are of (texts, or with --multi answers)
+    if run.cluster.multi:
+        from inbedder.cli.multi_report import answer_rows_corpus, gold_sets
+        from inbedder.clustering.multi import MultiAnswerClusterer
+
+        multi = MultiAnswerClusterer(clusterer, max_answers=run.cluster.multi, lister=writer).fit(
+            corpus.texts, gold_sets(corpus.labels))
+        clusterer, rows = multi.answer_clusterer_, answer_rows_corpus(corpus, multi)
+    else:
+        clusterer.fit(corpus.texts, corpus.labels)
     clusterer.parent_ = parent
     info = finish_clustering(clusterer, top_n=run.cluster.top_n, name_clusters=run.analyst.name_clusters,
                              describe=run.analyst.describe, judge=run.analyst.judge, writer=writer, quiet=run.quiet)
@@ -306,16 +325,27 @@ def _cluster_one(run: ClusterCommand, model, corpus, question: str, plan: dict, 
     if not run.quiet:
         if chosen:
             print(chosen)
-        print(format_summary(info, clusterer, corpus))
+        print(format_summary(info, clusterer, rows))
+        if multi is not None:
+            from inbedder.cli.multi_report import multi_lines
+
+            print("\n".join(multi_lines(multi)))
     with staged_files() as staged:
-        if "embeddings" in plan:
-            write_embeddings(clusterer.embeddings_, corpus.ids, staged.path(plan["embeddings"].path))
+        if "embeddings" in plan:  # with --multi one row per answer, under its text's id
+            write_embeddings(clusterer.embeddings_, rows.ids, staged.path(plan["embeddings"].path))
         if "table" in plan:
-            write_table(per_text_frame(corpus, clusterer), staged.path(plan["table"].path), raw_csv=run.outputs.raw_csv)
+            write_table(per_text_frame(rows, clusterer), staged.path(plan["answers" if multi else "table"].path),
+                        raw_csv=run.outputs.raw_csv)
             options = run.flags(instruction=question, output=str(plan["table"].path))
             if chosen:
                 options["k_chosen"] = int(clusterer.n_clusters_)
-            record = run_record(options, model, clusterer, info, corpus, time.time() - started)
+            record = run_record(options, model, clusterer, info, rows, time.time() - started)
+            if multi is not None:
+                from inbedder.cli.multi_report import multi_record, per_text_multi_frame
+
+                write_table(per_text_multi_frame(corpus, multi), staged.path(plan["table"].path), raw_csv=run.outputs.raw_csv)
+                record["multi"] = multi_record(multi, plan["answers"].path)
+                record["texts"] = len(corpus.texts)
             write_json(record, staged.path(plan["sidecar"].path))
     written = [str(output.path) for output in plan.values()]
     if run.analyst.save_clustering:

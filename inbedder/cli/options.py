@@ -105,6 +105,7 @@ class ClusterOptions:
     answer_space: int | None = None
     state_weight: float = 0.2
     levels: int = 1
+    multi: int | None = None
 
     def check(self) -> None:
         check_options(self)
@@ -140,6 +141,14 @@ class ClusterOptions:
         check_min_similarity(similarity)
         levels = getattr(args, "levels", 1)
         check_levels(levels, len(seeds) if seeds else k)  # fewer than three clusters to group: refused here
+        multi = getattr(args, "multi", None)
+        if multi is not None:
+            from inbedder.encoding.multi import check_max_answers
+
+            check_max_answers(multi)
+            if getattr(args, "engine", "local") == "ray" or getattr(args, "answer_space", None) is not None:
+                raise InBedderError("--multi lists answers in this process, by the states of the answer text: drop "
+                                    "--engine ray and --answer-space, or drop --multi")
         weight = getattr(args, "state_weight", None)
         if weight is not None and getattr(args, "answer_space", None) is None:  # it would be ignored, yet recorded
             raise InBedderError("--state-weight weighs the state against the answer space, which is off; "
@@ -148,7 +157,7 @@ class ClusterOptions:
                    min_similarity=similarity, seed_answers=seeds, center=not getattr(args, "no_center", False),
                    standardize=not getattr(args, "no_standardize", False),
                    answer_space=getattr(args, "answer_space", None), state_weight=0.2 if weight is None else weight,
-                   levels=levels)
+                   levels=levels, multi=multi)
 
 
 # --------------------------------------------------------------------------- the flags

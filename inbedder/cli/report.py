@@ -32,7 +32,7 @@ def format_summary(
 ) -> str:
     """A readable table: cluster, size, keywords, one example (and label purity when known)."""
     lines = [f"Instruction: {clusterer.instruction!r}   method: {clusterer.method_}   k={clusterer.n_clusters_}   "
-             f"texts: {len(clusterer.texts_)}"]
+             f"{'answers' if getattr(clusterer, 'multi_', None) else 'texts'}: {len(clusterer.texts_)}"]
     if corpus is not None and corpus.skipped:
         lines[0] += f"   (skipped {corpus.skipped} empty)"
     if clusterer.v_measure_ is not None:

@@ -146,14 +146,19 @@ class InstructionClusterer:
 
     def fit(
         self, texts: Sequence[str], y: Sequence | None = None, *, embeddings: np.ndarray | None = None,
+        answers: Sequence[str] | None = None, answer_prefix: str = "",
     ) -> InstructionClusterer:
         """Embed (or read from the cache), cluster, and keep the answers that explain the clusters.
 
         ``y``: gold labels (missing ones are skipped by the V-measure). ``embeddings``: one row
         per text computed beforehand; the model is then not run, and the answers are fetched
-        (from the cache, else generated) only when :meth:`cluster_info` first needs them.
+        (from the cache, else generated) only when :meth:`cluster_info` first needs them, unless
+        ``answers`` (one per row, continued from ``answer_prefix``) come with them, as the answer
+        rows of :class:`~inbedder.clustering.multi.MultiAnswerClusterer` do.
         """
         texts = list(texts)
+        if answers is not None and (embeddings is None or len(answers) != len(texts)):
+            raise InBedderError("answers are given with embeddings, one per text; pass both or neither", parameter="answers")
         check_n_clusters(AUTO if self.clustering is not None or self.seed_answers else self.n_clusters, texts)
         check_min_similarity(self.min_similarity)
         check_levels(self.levels, self.n_clusters)
@@ -175,7 +180,12 @@ class InstructionClusterer:
             raw = encoded.embeddings
         else:
             raw = self._given(embeddings, len(texts))
-            encoded = self._encode(texts, answers=True) if seeds else None  # seeds are matched against answers
+            if answers is not None:
+                from inbedder.encoding.engine import Encoded
+
+                encoded = Encoded(raw, [str(answer) for answer in answers], answer_prefix=answer_prefix)
+            else:
+                encoded = self._encode(texts, answers=True) if seeds else None  # seeds are matched against answers
         if head is None:
             vectors, frame = CorpusFrame.fit(raw, center=self.center, standardize=self.standardize)
         else:

@@ -182,6 +182,8 @@ def _record(clusterer: Clustering) -> dict[str, Any]:
         "generated_names": {str(c): n for c, n in (getattr(clusterer, "generated_names_", None) or {}).items()} or None,
         "descriptions": {str(c): d for c, d in clusterer.display_descriptions().items()} or None,
         "parent": getattr(clusterer, "parent_", None),
+        "multi": getattr(clusterer, "multi_", None),  # answers per text listed (inbedder.clustering.multi), else None
+        "multi_lister": getattr(clusterer, "lister_", None),  # the model that listed them
     }
 
 
@@ -446,4 +448,5 @@ def load_clustering(cls: type[Clustering], path: str | Path, *, model: InBedder 
     clusterer.keywords_ = {int(c["cluster"]): list(c["keywords"]) for c in record["clusters"]}
     clusterer.fitted_texts_ = record["texts"]
     clusterer.parent_ = record.get("parent")
+    clusterer.multi_, clusterer.lister_ = record.get("multi"), record.get("multi_lister")
     return clusterer

@@ -263,6 +263,8 @@ RECORD: dict[str, tuple[bool, Check]] = {
     "generated_names": (False, nullable(mapping(integer_key(-1, MAX_CLUSTERS), text(), limit=MAX_CLUSTERS + 1))),
     "descriptions": (False, nullable(mapping(integer_key(0, MAX_CLUSTERS), text(), limit=MAX_CLUSTERS))),
     "parent": (False, nullable(parent)),
+    "multi": (False, nullable(integer(2, 8))),  # several answers per text (inbedder.encoding.multi.MAX_ANSWERS)
+    "multi_lister": (False, nullable(text(empty=False))),  # the model that listed them
     "centroids_sha256": (False, hex_digest),  # written since the two files are replaced one after the other
 }
 

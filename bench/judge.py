@@ -3,7 +3,7 @@
 One corpus with known labels, clustered twice with the same k: under the question the labels
 answer (correct) and under one they do not (incorrect). For each: the V-measure against the
 labels (the truth), and the self-check — stability, answer purity and the judge's agreement
-(the writer places 40 seeded texts by the cluster descriptions alone).
+(for 40 seeded texts, is the writer's likeliest description their own cluster's?).
 
     python bench/judge.py --writer qwen2.5-coder-1.5b
 """
@@ -23,6 +23,7 @@ from inbedder.explain.writing import load_writer
 
 CASES = {  # labels column: (correct question, an incorrect one)
     "aspect": (DEMO_QUESTIONS["aspect"][0], "What is the sentiment of the review?"),
+    "sentiment": (DEMO_QUESTIONS["sentiment"][0], "What aspect of the restaurant is discussed?"),
 }
 
 

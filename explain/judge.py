@@ -1,22 +1,26 @@
 """The judge of the self-check: does a cluster's description pick out its own texts? (issue #29, item 4)
 
-Clio's reconstruction test with our own writer: for a seeded sample of texts, the writer model is
-shown the text and every cluster's name and description, numbered, and asked which fits best.
-The share of texts for which it picks the cluster they were put in is the agreement: high when
-the descriptions say what separates the clusters and the clusters follow them, low when either
-does not. Greedy and cached like every written answer; outliers (-1) are not sampled.
+Clio's reconstruction test with our own writer: for a seeded sample of texts, which cluster's
+name and description does the writer model find likeliest as the answer to the user's question
+about that text? The share of texts for which that is the cluster they were put in is the
+agreement: high when the descriptions say what separates the clusters and the clusters follow
+them, low when either does not. Outliers (-1) are not sampled.
+
+Why likelihoods, not a menu: asked to pick a number from a numbered menu, Qwen2.5-Coder-1.5B
+answered "3" or "4" for all 40 texts whatever they said (a position bias; docs/explanations.md).
+Here each description is scored as the continuation of the text's prompt, by its mean token
+log-probability, minus its mean log-probability after the question alone (pointwise mutual
+information): a description every text makes likely, because it is generic or short, gains
+nothing. Deterministic: one forward pass per (text, cluster) and per cluster alone, batched.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
-
-from .writing import write
 
 if TYPE_CHECKING:
     from inbedder.encoding.embedder import InBedder
@@ -24,9 +28,8 @@ if TYPE_CHECKING:
     from .descriptions import Descriptions
 
 SAMPLE = 40
-JUDGE_TOKENS = 4
-JUDGE_QUESTION = "Which numbered cluster description fits this text best? Answer with its number only."
 TEXT_WORDS = 120  # a judged text is cut to this many words
+NO_TEXT = "(no text)"  # the input of the baseline prompt: the question alone
 
 
 @dataclass(frozen=True)
@@ -38,31 +41,55 @@ class Judgement:
     picks: dict[int, int | None] = field(default_factory=dict)
 
 
-def judge_inputs(texts: Sequence[str], rows: Sequence[int], described: Descriptions) -> dict[int, str]:
-    """{row: the text, then every cluster's name and description, numbered from 1 in cluster order}."""
-    menu = "\n".join(f"{number}. {described.names.get(c, '')}: {described.sentences.get(c, '')}"
-                     for number, c in enumerate(sorted(described.sentences), 1))
-    return {row: f"Text: {' '.join(texts[row].split()[:TEXT_WORDS])}\n\nCluster descriptions:\n{menu}" for row in rows}
+def answer_of(described: Descriptions, cluster: int) -> str:
+    """What the judge scores for one cluster: its name and its sentence, as one answer."""
+    name, sentence = described.names.get(cluster, "").strip(), described.sentences.get(cluster, "").strip()
+    return f"{name}: {sentence}" if name and sentence else name or sentence
 
 
-def parse_pick(answer: str, clusters: Sequence[int]) -> int | None:
-    """The cluster whose number the answer gives first (None: no number, or one out of range)."""
-    found = re.search(r"\d+", answer or "")
-    if found is None or not 1 <= int(found.group()) <= len(clusters):
-        return None
-    return clusters[int(found.group()) - 1]
+def continuation_logprobs(writer: InBedder, prompts: Sequence[tuple[str, str]], answers: Sequence[str], *,
+                          batch_size: int = 8) -> np.ndarray:
+    """Mean log-probability of each ``answers[i]``'s tokens after the writer's prompt of ``prompts[i]`` (input, question)."""
+    import torch
+
+    from inbedder.encoding.encoders.padding import right_pad
+
+    tokenizer, model = writer.loaded.tokenizer, writer.loaded.model
+    pairs = []
+    for (text, question), answer in zip(prompts, answers):
+        answer_ids = tokenizer(answer, add_special_tokens=False)["input_ids"] or [tokenizer.eos_token_id]
+        pairs.append((writer.prompts.ids(question, text, reserve=len(answer_ids)), answer_ids))
+    scores = np.zeros(len(pairs))
+    head, base = model.get_output_embeddings(), model.base_model
+    order = sorted(range(len(pairs)), key=lambda i: -len(pairs[i][0]) - len(pairs[i][1]))
+    with torch.no_grad():
+        for start in range(0, len(order), batch_size):
+            chunk = order[start : start + batch_size]
+            ids, mask = right_pad([pairs[i][0] + pairs[i][1] for i in chunk], tokenizer.pad_token_id, model.device)
+            states = base(input_ids=ids, attention_mask=mask).last_hidden_state
+            for row, i in enumerate(chunk):
+                prompt, answer = len(pairs[i][0]), pairs[i][1]
+                logits = head(states[row, prompt - 1 : prompt - 1 + len(answer)]).float()  # the states that predict it
+                picked = torch.log_softmax(logits, -1).gather(1, torch.tensor(answer, device=logits.device)[:, None])
+                scores[i] = float(picked.mean())
+    return scores
 
 
 def judge(writer: InBedder, texts: Sequence[str], labels: np.ndarray, described: Descriptions, *,
-          sample: int = SAMPLE, random_state: int = 0) -> Judgement:
-    """Ask ``writer`` to place a seeded sample of the clustered texts by the descriptions alone."""
+          question: str, sample: int = SAMPLE, random_state: int = 0, batch_size: int = 8) -> Judgement:
+    """Place a seeded sample of the clustered texts by the descriptions alone: each text's likeliest description."""
     labels = np.asarray(labels, dtype=int)
     kept = np.flatnonzero(labels >= 0)
     if len(described.sentences) < 2 or not len(kept):
         return Judgement(None, 0)
     rows = sorted(np.random.default_rng(random_state).choice(kept, size=min(sample, len(kept)), replace=False).tolist())
     clusters = sorted(described.sentences)
-    answers = write(writer, judge_inputs(texts, rows, described), JUDGE_QUESTION, max_new_tokens=JUDGE_TOKENS)
-    picks = {row: parse_pick(answers[row], clusters) for row in rows}
+    answers = [answer_of(described, c) for c in clusters]
+    cut = {row: " ".join(texts[row].split()[:TEXT_WORDS]) for row in rows}
+    prompts = [(cut[row], question) for row in rows for _ in clusters] + [(NO_TEXT, question)] * len(clusters)
+    scores = continuation_logprobs(writer, prompts, answers * (len(rows) + 1), batch_size=batch_size)
+    baseline = scores[len(rows) * len(clusters):]
+    given = scores[: len(rows) * len(clusters)].reshape(len(rows), len(clusters)) - baseline
+    picks = {row: clusters[int(np.argmax(given[n]))] for n, row in enumerate(rows)}
     agreement = float(np.mean([picks[row] == labels[row] for row in rows]))
     return Judgement(round(agreement, 4), len(rows), picks)

@@ -345,8 +345,9 @@ class InstructionClusterer:
         return dict(self.descriptions_.sentences)
 
     def judge(self, *, writer: InBedder | None = None, sample: int = 40) -> float | None:
-        """The self-check's judge: the share of a seeded sample of texts that ``writer`` places in their own
-        cluster from the descriptions alone (describes the clusters first if needed); added to :meth:`self_check`."""
+        """The self-check's judge: the share of a seeded sample of texts whose likeliest description, for ``writer``,
+        is their own cluster's (describes the clusters first if needed; :mod:`inbedder.explain.judge`); added to
+        :meth:`self_check`."""
         from dataclasses import replace
 
         from inbedder.explain.judge import judge
@@ -355,7 +356,8 @@ class InstructionClusterer:
         writer = writer or self._default_writer()
         if getattr(self, "descriptions_", None) is None:
             self.describe_clusters(writer=writer)
-        found = judge(writer, self.texts_, self.labels_, self.descriptions_, sample=sample, random_state=self.random_state)
+        found = judge(writer, self.texts_, self.labels_, self.descriptions_, question=self.instruction, sample=sample,
+                      random_state=self.random_state, batch_size=self.batch_size)
         self.self_check_ = replace(self.self_check(), judge_agreement=found.agreement, judge_sample=found.sample)
         return found.agreement
 

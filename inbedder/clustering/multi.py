@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from inbedder.clustering.estimator import InstructionClusterer
     from inbedder.encoding.embedder import InBedder
 
-__all__ = ["MultiAnswerClusterer", "clusters_of_texts", "label_recall"]
+__all__ = ["MultiAnswerClusterer", "clusters_of_texts", "label_precision", "label_recall", "majority_labels"]
 
 
 def clusters_of_texts(rows: np.ndarray, labels: np.ndarray, n_texts: int) -> list[list[int]]:
@@ -36,6 +36,26 @@ def clusters_of_texts(rows: np.ndarray, labels: np.ndarray, n_texts: int) -> lis
     return [[c for c in clusters if c != -1] or clusters for clusters in found]
 
 
+def majority_labels(clusters: list[list[int]], gold: list[Sequence[str]]) -> dict[int, str]:
+    """{cluster: the gold label most of its texts carry} (a text counts once per label; ties: the first label in order)."""
+    from collections import Counter
+
+    votes: dict[int, Counter] = {}
+    for own, labels in zip(clusters, gold):
+        for cluster in own:
+            votes.setdefault(cluster, Counter()).update(sorted(set(labels)))
+    return {cluster: counts.most_common(1)[0][0] for cluster, counts in votes.items() if cluster != -1 and counts}
+
+
+def label_precision(clusters: list[list[int]], gold: list[Sequence[str]]) -> float:
+    """The share of (text, cluster) memberships whose cluster stands for one of the text's gold labels."""
+    majority = majority_labels(clusters, gold)
+    pairs = [(cluster, labels) for own, labels in zip(clusters, gold) for cluster in own if cluster != -1]
+    if not pairs:
+        raise InBedderError("no text is in a cluster; nothing to measure", parameter="y")
+    return sum(majority.get(cluster) in labels for cluster, labels in pairs) / len(pairs)
+
+
 def label_recall(clusters: list[list[int]], gold: list[Sequence[str]]) -> float:
     """The share of (text, gold label) pairs whose label is the majority label of one of the text's clusters.
 
@@ -43,16 +63,10 @@ def label_recall(clusters: list[list[int]], gold: list[Sequence[str]]) -> float:
     label), so a two-label text is fully recalled only when two of its clusters stand for its
     two labels: the measure of ``--multi`` on texts that mention two aspects.
     """
-    from collections import Counter
-
     pairs = [(own, label) for own, labels in zip(clusters, gold) for label in set(labels)]
     if not pairs:
         raise InBedderError("no gold labels to recall; give each text at least one label", parameter="y")
-    votes: dict[int, Counter] = {}
-    for own, labels in zip(clusters, gold):
-        for cluster in own:
-            votes.setdefault(cluster, Counter()).update(sorted(set(labels)))
-    majority = {cluster: counts.most_common(1)[0][0] for cluster, counts in votes.items() if cluster != -1 and counts}
+    majority = majority_labels(clusters, gold)
     return sum(any(majority.get(c) == label for c in own) for own, label in pairs) / len(pairs)
 
 

@@ -11,7 +11,7 @@ import pytest
 from inbedder import InBedder, InstructionClusterer, MultiAnswerClusterer
 from inbedder.cli.main import main
 from inbedder.cli.multi_report import answers_path, gold_sets
-from inbedder.clustering.multi import clusters_of_texts, label_recall
+from inbedder.clustering.multi import clusters_of_texts, label_precision, label_recall
 from inbedder.encoding.multi import _in_context, answer_rows, check_max_answers, split_answers
 from inbedder.errors import InBedderError
 
@@ -52,6 +52,12 @@ def test_label_recall_counts_each_gold_label_of_each_text():
     assert label_recall([[0], [0], [1], [0]], gold) == pytest.approx(4 / 6)  # one cluster per text loses text 0's service
     with pytest.raises(InBedderError, match="no gold labels"):
         label_recall([[0]], [[]])
+
+
+def test_label_precision_counts_memberships_in_clusters_that_stand_for_none_of_the_texts_labels():
+    gold = [["food", "service"], ["food"], ["service"], ["food"]]
+    assert label_precision([[0, 1], [0], [1], [0]], gold) == 1.0
+    assert label_precision([[0, 1], [0, 1], [1], [0]], gold) == pytest.approx(5 / 6)  # text 1 is not about service
 
 
 @pytest.mark.parametrize("bad", [1, 9, 2.5, True, "3"])
@@ -142,3 +148,38 @@ def test_cluster_multi_refuses_bad_combinations_in_one_line(tiny_models, tmp_pat
 def test_gold_sets_split_a_cell_of_several_labels():
     assert gold_sets(["food; service", "price", None]) == [["food", "service"], ["price"], []]
     assert gold_sets(None) is None
+
+
+@pytest.mark.slow
+def test_the_embedded_model_embeds_an_answer_by_its_meaning_not_by_its_text(embedded_cache_dir):
+    """Two aspects of one review are farther apart than one aspect said of two reviews: the in-context vector
+    carries the answer (what --multi clusters), while the text still shapes it (two reviews' "food" differ)."""
+    from inbedder.data import path as data_path
+
+    frame = pd.read_csv(data_path("eval/two_aspects.csv"))
+    both = frame[frame["aspects"] == "food; service"]["review"].tolist()
+    model = InBedder(cache=embedded_cache_dir / "embeddings.sqlite")
+    texts = [text for text in both for _ in range(2)]
+    vectors = _in_context(model, texts, QUESTION, ["food", "service"] * len(both), prefix=model.resolve_answer_prefix(
+        texts, QUESTION), batch_size=8, show_progress_bar=False)
+    food, service = vectors[0::2], vectors[1::2]
+    same_text = np.mean(np.sum(food * service, axis=1))
+    same_answer = np.mean([float(food[i] @ food[j]) for i in range(len(both)) for j in range(len(both)) if i != j])
+    assert same_answer > same_text
+    assert same_answer < 0.9999  # the text is in the vector too
+
+
+@pytest.mark.slow
+def test_multi_on_the_embedded_model_keeps_every_review_and_finds_more_than_one_answer_somewhere(embedded_cache_dir):
+    from inbedder.data import path as data_path
+    from inbedder.explain.writing import load_writer
+
+    frame = pd.read_csv(data_path("eval/two_aspects.csv")).iloc[::3]  # 14 reviews, every pair of aspects
+    texts, gold = frame["review"].tolist(), gold_sets(frame["aspects"].tolist())
+    model = InBedder(cache=embedded_cache_dir / "embeddings.sqlite")
+    lister = load_writer("smollm2-135m", cache=embedded_cache_dir / "embeddings.sqlite")
+    multi = MultiAnswerClusterer(InstructionClusterer(model, QUESTION, n_clusters=4), max_answers=3,
+                                 lister=lister).fit(texts, gold)
+    assert len(multi.clusters_) == len(texts) and set(multi.encoded_.rows.tolist()) == set(range(len(texts)))
+    assert len(multi.encoded_.answers) > len(texts)  # the zero-shot 135M lists, if poorly
+    assert 0 < multi.label_recall_ <= 1

@@ -149,15 +149,28 @@ def test_the_embedded_model_describes_the_shipped_reviews(embedded_cache_dir, ca
     assert aspect.describe_clusters(writer=writer) == sentences  # greedy and cached
 
 
-def test_the_judge_reads_a_numbered_menu_and_its_number():
-    from inbedder.explain.descriptions import Descriptions
-    from inbedder.explain.judge import judge_inputs, parse_pick
+def test_the_judge_scores_each_description_by_its_log_probability_after_the_text(tiny_models):
+    """Batched, padded scores equal the model's own log-probabilities of the description's tokens, one by one."""
+    import torch
 
-    described = Descriptions(writer="w", names={0: "food", 2: "service"}, sentences={0: "About food.", 2: "About staff."})
-    inputs = judge_inputs(["cold soup and bland rice", "the waiter was rude"], [1], described)
-    assert inputs == {1: "Text: the waiter was rude\n\nCluster descriptions:\n1. food: About food.\n2. service: About staff."}
-    assert parse_pick("2", [0, 2]) == 2 and parse_pick(" 1.", [0, 2]) == 0
-    assert parse_pick("none", [0, 2]) is None and parse_pick("3", [0, 2]) is None
+    from inbedder.explain.descriptions import Descriptions
+    from inbedder.explain.judge import answer_of, continuation_logprobs
+    from inbedder.explain.writing import load_writer
+
+    described = Descriptions(writer="w", names={0: "food", 2: "service"}, sentences={0: "About food.", 2: ""})
+    assert answer_of(described, 0) == "food: About food." and answer_of(described, 2) == "service"
+    writer = load_writer(tiny_models["llama"], cache=False)
+    prompts = [("cold soup and bland rice", "What is it about?"), ("the waiter was rude", "What is it about?")]
+    answers = ["food: About food.", "service"]
+    found = continuation_logprobs(writer, prompts, answers, batch_size=2)
+    tokenizer, model = writer.loaded.tokenizer, writer.loaded.model
+    for (text, question), answer, score in zip(prompts, answers, found):
+        prompt = writer.prompts.ids(question, text)
+        tokens = tokenizer(answer, add_special_tokens=False)["input_ids"]
+        with torch.no_grad():
+            logits = model(input_ids=torch.tensor([prompt + tokens])).logits[0].float()
+        expected = torch.log_softmax(logits, -1)[torch.arange(len(prompt) - 1, len(prompt) + len(tokens) - 1), tokens]
+        assert score == pytest.approx(float(expected.mean()), abs=1e-4)
 
 
 def test_judge_joins_the_self_check_in_the_table_and_the_sidecar(tiny_models, reviews, tmp_path, capsys):

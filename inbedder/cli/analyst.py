@@ -154,6 +154,9 @@ def load_writer_for(analyst: AnalystOptions, *, device: str | None, quiet: bool,
             ["writes the cluster names" + (" and descriptions" if analyst.describe or analyst.judge else "")
              + (" and judges them" if analyst.judge else "")] if analyst.describe or analyst.judge or analyst.name_clusters else [])
         print(f"inbedder: {name} " + " and ".join(roles), file=sys.stderr)
+        if name == "smollm2-135m":  # measured: it writes sentences where a list or a sentence of substance is asked
+            print("inbedder: the 135M model writes and lists poorly; `inbedder models fetch qwen2.5-coder-1.5b` "
+                  "(1.1 GB) makes it the writer", file=sys.stderr)
     return load_writer(name, device=device)
 
 

@@ -55,6 +55,11 @@ the analyst's loop (save, sort new texts in, drill down):
   inbedder cluster reviews.csv --within runs/aspect:2 -i "What went wrong with the service?" --k auto
   inbedder cluster reviews.csv -i "What aspect is discussed?" --seed-answers "food,service,price,ambience"
 
+explanations:
+  inbedder cluster reviews.csv -i "What aspect is discussed?" --k 8 --levels 2 --describe --judge -o out/a.csv
+  inbedder cluster reviews.csv -i "What does the customer complain about?" --k 6 --multi 3 -o out/c.csv
+      (each text may join several clusters: out/c.csv lists them, out/c.answers.csv has one row per answer)
+
 Writes per-text rows (id or row, text, cluster, answer, cluster_name, similarity) to --output and the run's parameters,
 cluster keywords and scores beside it (<output>.run.json). Outputs are written under temporary
 names and moved into place together once all are complete; no output may be an input file.

@@ -86,7 +86,7 @@ def split_answers(generated: str, max_answers: int) -> list[str]:
     if len(pieces) > 1:  # "food, service and price": a list's last item may join two ("fish and chips" alone stays)
         pieces[-1:] = re.split(r"\s+(?:and|or)\s+", pieces[-1])
     for piece in pieces:
-        answer = re.sub(r"^(?:\d+[.)]|and|or)\s+", "", piece.strip(_EDGES), flags=re.IGNORECASE).strip(_EDGES)
+        answer = re.sub(r"^(?:\d+[.)]|and|or|but)\s+", "", piece.strip(_EDGES), flags=re.IGNORECASE).strip(_EDGES)
         key = answer.casefold()
         if answer and key not in seen:
             seen.add(key)

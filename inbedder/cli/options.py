@@ -183,7 +183,8 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
                        "(default: the embedded SmolLM2-135M-Instruct, offline)")
     group.add_argument("--dtype", choices=("auto", "fp32", "bf16"), default="auto",
                        help="number format: auto (default) is bf16 on CUDA and on CPUs with AVX512-BF16 or AMX "
-                            "(2-3× faster), fp32 elsewhere (bf16 is emulated there and far slower)")
+                            "(2-6× faster), fp32 elsewhere (bf16 is emulated there and far slower); INBEDDER_DTYPE=fp32 "
+                            "makes auto fp32 on every machine (the same figures everywhere)")
     group.add_argument("--adapter", help="LoRA adapter directory to merge into the model (e.g. from `inbedder finetune`); "
                        "the embedded model uses the shipped InBedder adapter unless this is 'none'")
     group.add_argument("--method", choices=METHODS, help="encoding method (paper §4.1); default 1st-gen (avg-gen for masked LMs)")

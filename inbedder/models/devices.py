@@ -6,6 +6,8 @@ so ``device="cuda"`` on a CPU-only machine fails in one line, before any model o
 
 from __future__ import annotations
 
+import os
+
 from inbedder.errors import InBedderError
 from inbedder.validation import check_device
 
@@ -33,6 +35,7 @@ def resolve_device(device: str | None) -> str:
 
 # --------------------------------------------------------------------------- number format
 DTYPES = ("auto", "fp32", "bf16")
+DTYPE_ENV = "INBEDDER_DTYPE"  # what "auto" resolves to on this machine, when set
 
 
 def cpu_has_bf16() -> bool:
@@ -50,12 +53,22 @@ def cpu_has_bf16() -> bool:
 
 
 def resolve_dtype(dtype: str | None, device: str) -> str:
-    """``fp32`` or ``bf16`` for ``dtype`` on ``device``: auto is bf16 on CUDA and on CPUs with native bf16."""
+    """``fp32`` or ``bf16`` for ``dtype`` on ``device``: auto is bf16 on CUDA and on CPUs with native bf16.
+
+    ``INBEDDER_DTYPE=fp32`` (or ``bf16``) decides what auto means on this machine: the same
+    vectors, clusters and figures on every machine whatever its CPU (the test suite sets fp32).
+    """
     name = (dtype or "auto").strip().lower()
     if name not in DTYPES:
         raise InBedderError(f"dtype {dtype!r} is not a number format; use one of: {', '.join(DTYPES)}", parameter="dtype")
     if name != "auto":
         return name
+    pinned = os.environ.get(DTYPE_ENV, "").strip().lower()
+    if pinned:
+        if pinned not in ("fp32", "bf16"):
+            raise InBedderError(f"{DTYPE_ENV}={os.environ[DTYPE_ENV]!r} is not a number format; set it to fp32 or bf16, "
+                                "or unset it for auto", parameter="dtype")
+        return pinned
     if device.startswith("cuda"):
         return "bf16"
     return "bf16" if device == "cpu" and cpu_has_bf16() else "fp32"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import subprocess
 import sys
 import zipfile
@@ -219,9 +220,9 @@ def test_models_fetch_of_the_embedded_default_converts_it_into_an_empty_cache(tm
     done = subprocess.run([sys.executable, "-m", "inbedder.cli", "models", "fetch", "smollm2-135m", "--quiet"],
                           capture_output=True, text=True, env=env)
     assert done.returncode == 0, done.stderr
-    assert list(tmp_path.glob("models/smollm2-135m-*/model.safetensors"))
+    assert list(tmp_path.glob("models/SmolLM2-135M-Instruct-*/model.safetensors"))  # where the embedder looks
     listed = subprocess.run([sys.executable, "-m", "inbedder.cli", "models"], capture_output=True, text=True, env=env)
-    assert listed.stdout.splitlines()[1].split()[3:5] == ["yes", "yes"]  # fetched, converted
+    assert re.search(r"^smollm2-135m .*in package\s+yes\s+yes\s", listed.stdout, re.MULTILINE), listed.stdout  # fetched, converted
 
 
 def test_inbedder_dtype_decides_what_auto_means_and_is_checked(monkeypatch):

@@ -117,7 +117,7 @@ def _assign_answers(clusterer, corpus, names: dict[int, str], options: AssignOpt
     import numpy as np
     import pandas as pd
 
-    from inbedder.cli.multi_report import LIST_SEPARATOR
+    from inbedder.cli.multi_report import LIST_SEPARATOR, list_columns
     from inbedder.cli.report import id_column
     from inbedder.clustering.multi import clusters_of_texts
     from inbedder.encoding.multi import encode_answers
@@ -137,8 +137,7 @@ def _assign_answers(clusterer, corpus, names: dict[int, str], options: AssignOpt
         id_column(corpus): corpus.output_ids(), "text": corpus.texts, "cluster": labels,
         "answer": [LIST_SEPARATOR.join(listed) for listed in encoded.listed],
         "cluster_name": [names.get(int(c), "") for c in labels], "similarity": np.round(similarity[first], 6),
-        "clusters": [LIST_SEPARATOR.join(str(c) for c in own) for own in clusters],
-        "cluster_names": [LIST_SEPARATOR.join(names.get(c, "") for c in own) for own in clusters],
+        **list_columns(clusters, names),
     })
     return labels, frame
 

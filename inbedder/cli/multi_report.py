@@ -42,6 +42,12 @@ def answer_rows_corpus(corpus: Corpus, multi: MultiAnswerClusterer) -> Corpus:
     return replace(corpus, texts=[corpus.texts[t] for t in rows], ids=[corpus.ids[t] for t in rows], labels=None, notes=[])
 
 
+def list_columns(clusters: list[list[int]], names: dict[int, str]) -> dict[str, list[str]]:
+    """Each text's ``clusters`` and ``cluster_names`` as "; "-joined lists (the --output table and assign's)."""
+    return {"clusters": [LIST_SEPARATOR.join(str(c) for c in own) for own in clusters],
+            "cluster_names": [LIST_SEPARATOR.join(names.get(c, "") for c in own) for own in clusters]}
+
+
 def per_text_multi_frame(corpus: Corpus, multi: MultiAnswerClusterer) -> pd.DataFrame:
     """One row per text: id, text, cluster and cluster_name (its first answer's), then clusters, cluster_names,
     answers (each a "; "-joined list in the order of the answers) and n_answers (0: the model gave none)."""
@@ -49,8 +55,7 @@ def per_text_multi_frame(corpus: Corpus, multi: MultiAnswerClusterer) -> pd.Data
     frame = pd.DataFrame({
         id_column(corpus): corpus.output_ids(), "text": corpus.texts, "cluster": multi.labels_,
         "cluster_name": [names.get(int(c), "") for c in multi.labels_],
-        "clusters": [LIST_SEPARATOR.join(str(c) for c in own) for own in multi.clusters_],
-        "cluster_names": [LIST_SEPARATOR.join(names.get(c, "") for c in own) for own in multi.clusters_],
+        **list_columns(multi.clusters_, names),
         "answers": [LIST_SEPARATOR.join(found) for found in multi.answers_],
         "n_answers": [len(found) for found in multi.answers_],
     })

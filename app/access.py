@@ -1,7 +1,8 @@
 """Which models (and folders) a visitor of the explorer may make the server load.
 
 Loading a model means reading any folder the server can see or downloading any hub id, so a
-page reachable from other machines offers only the embedded model and the shipped adapters,
+page reachable from other machines offers only the catalogue models already on the server (the
+embedded SmolLM2 and those fetched) and the shipped adapters,
 unless whoever started it said otherwise (``inbedder app --allow-any-model``). ``inbedder app``
 passes its decision to the page in :data:`ENV`; the page itself (``streamlit run``) falls back
 on the address Streamlit listens on. Light at import: ``inbedder --help`` imports the CLI.
@@ -74,7 +75,7 @@ def adapter_choices(model: str | None = None) -> dict[str, str | None]:
     """Label → adapter value for the page's adapter picker when only shipped choices are allowed.
 
     ``None`` lets :func:`inbedder.models.loading.resolve_adapter` pick the shipped adapter of
-    ``model`` (the embedded model when empty); ``"none"`` loads the bare model. Other shipped
+    ``model`` (the default model when empty); ``"none"`` loads the bare model. Other shipped
     adapters are offered only beside the model they were trained on: an adapter names its base,
     and loading it with no model would load (and perhaps download) that base.
     """
@@ -95,11 +96,10 @@ def _catalogue_adapters() -> set[str]:
 
 
 def _catalogue_name(model: str | None) -> str | None:
-    """The catalogue name of ``model`` (empty: the embedded model), or the text itself when it has none."""
-    from inbedder.models.catalogue import find
-    from inbedder.models.loading import DEFAULT_GENERATOR
+    """The catalogue name of ``model`` (empty: the default model), or the text itself when it has none."""
+    from inbedder.models.catalogue import default_model, find
 
-    entry = find(model or DEFAULT_GENERATOR)
+    entry = find(model or default_model())
     return entry.name if entry is not None else model
 
 
@@ -127,16 +127,28 @@ def fetched_catalogue_models() -> list[str]:
     return [name for name, entry in catalogue().items() if entry.from_registry and status(entry)["converted"]]
 
 
+def offered_models() -> list[str]:
+    """The catalogue models this server loads without a download: the embedded SmolLM2 and those
+    fetched here, the default first when it is among them."""
+    from inbedder.models.catalogue import EMBEDDED_MODEL, default_model
+
+    default = default_model()
+    return sorted([EMBEDDED_MODEL, *fetched_catalogue_models()], key=lambda name: name != default)
+
+
 def check_model_choice(model: str | None, adapter: str | None, *, allow_any: bool) -> None:
     """Refuse, in one line, a model or adapter outside the shipped choices of a restricted page."""
     if allow_any:
         return
-    from inbedder.models.loading import DEFAULT_GENERATOR, NO_ADAPTER
+    from inbedder.models.loading import NO_ADAPTER
 
-    fix = ("this explorer is reachable from other machines, so it loads only the embedded model and the "
-           "shipped adapters; to load {} start it with `inbedder app --allow-any-model` (or on localhost)")
-    if model not in (None, "", DEFAULT_GENERATOR) and model not in fetched_catalogue_models():
-        raise InBedderError(fix.format(f"model {_shown(model)}"))
+    fix = ("this explorer is reachable from other machines, so it loads only the embedded model, the catalogue "
+           "models fetched on this server and the shipped adapters; to load {} start it with "
+           "`inbedder app --allow-any-model` (or on localhost)")
+    offered = offered_models()
+    if _catalogue_name(model) not in offered:  # the default too, until it is fetched: never a download for a visitor
+        shown = f"model {_shown(model)}" if model else f"the default model {_catalogue_name(model)} (not fetched here)"
+        raise InBedderError(fix.format(shown))
     if adapter in (None, ""):
         return
     allowed = {value for value in adapter_choices(model).values() if value is not None}
@@ -145,7 +157,7 @@ def check_model_choice(model: str | None, adapter: str | None, *, allow_any: boo
         raise InBedderError(fix.format(f"adapter {_shown(adapter)}"))
     if not model and adapter != NO_ADAPTER:  # an adapter alone loads the base model it names
         base = _catalogue_name(_adapter_base(adapter))
-        if base not in (_catalogue_name(None), *fetched_catalogue_models()):
+        if base not in offered:
             raise InBedderError(fix.format(f"adapter {_shown(adapter)} (its base model {base} is not fetched here)"))
 
 

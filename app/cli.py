@@ -31,7 +31,8 @@ EPILOG = """examples:
   inbedder app --host 0.0.0.0           # reachable from other machines (no authentication!)
 
 Same page as `streamlit run app/explorer.py`. On an address other than localhost the page
-loads only the embedded model and the shipped adapters unless --allow-any-model is given."""
+loads only the catalogue models already on this server (the embedded smollm2-135m and those
+fetched) and the shipped adapters unless --allow-any-model is given."""
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -46,7 +47,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--allow-any-model", action="store_true",
         help="let visitors load any model folder or hub id even when --host is not localhost "
-             "(default there: only the embedded model and the shipped adapters)",
+             "(default there: only the catalogue models on this server and the shipped adapters)",
     )
     parser.set_defaults(handler=run_app)
 
@@ -143,8 +144,8 @@ def run_app(args: argparse.Namespace) -> None:
     environment = {**os.environ, **access.environment(args.host, allow_any_model=args.allow_any_model)}
     print(f"inbedder: explorer at http://{args.host}:{args.port} (Ctrl-C to stop)", file=sys.stderr)
     if not access.allows_any_model(args.host, allow_any_model=args.allow_any_model):
-        print("inbedder: reachable from other machines: the page loads only the embedded model and the "
-              "shipped adapters (--allow-any-model lifts this)", file=sys.stderr)
+        print("inbedder: reachable from other machines: the page loads only the catalogue models on this server "
+              "and the shipped adapters (--allow-any-model lifts this)", file=sys.stderr)
     handled = [s for s in (getattr(signal, "SIGTERM", None), getattr(signal, "SIGHUP", None)) if s is not None]
     if threading.current_thread() is not threading.main_thread():
         handled = []  # signal handlers can only be set from the main thread

@@ -4,8 +4,8 @@ Run with ``inbedder app`` or ``streamlit run app/explorer.py``. This module only
 page; the work is in the sibling modules of :mod:`inbedder.app`. Every problem the user can
 cause shows as one line in the page (``st.error``), never as a traceback.
 
-A page reachable from other machines offers only the embedded model and the shipped adapters
-(a picker, not free fields; see :mod:`inbedder.app.access`): loading a model reads any folder
+A page reachable from other machines offers only the catalogue models on the server and the
+shipped adapters (a picker, not free fields; see :mod:`inbedder.app.access`): loading a model reads any folder
 or hub id the server can reach.
 
 Query parameters prefill the controls (for links and the browser test), e.g.

@@ -42,7 +42,7 @@ class RunParams:
     question: str
     k: int | None = None  # None: choose k by silhouette
     method: str | None = None  # None: the model's default (1st-gen for causal LMs)
-    model: str | None = None  # None: the embedded SmolLM2-135M-Instruct
+    model: str | None = None  # None: the default model (inbedder.models.catalogue.default_model)
     adapter: str | None = None
     seed: int = 0
     min_similarity: float | str | None = None  # outliers: None (off), "auto" (5th percentile) or a cosine

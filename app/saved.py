@@ -106,8 +106,11 @@ def unzipped(name: str, data: bytes) -> Iterator[Path]:
 
 def embedder_choice(record: dict[str, Any]) -> tuple[str | None, str | None]:
     """(model, adapter) as the page's model picker names them, for the model this clustering was saved with."""
+    from inbedder.models.catalogue import EMBEDDED_MODEL
+
     embedder = record.get("embedder") or {}
-    return embedder.get("model") or None, embedder.get("adapter") or None
+    # null: saved while the embedded SmolLM2 was the default (see inbedder.clustering.persistence.build_embedder)
+    return embedder.get("model") or EMBEDDED_MODEL, embedder.get("adapter") or None
 
 
 def describe(record: dict[str, Any]) -> str:

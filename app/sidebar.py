@@ -191,23 +191,22 @@ def question_controls() -> tuple[pipeline.RunParams, bool, bool]:
     outliers = outlier_controls()
     with st.sidebar.expander("Model and method"):
         if allow_any_model():
-            model = st.text_input("Model (catalogue name such as qwen2.5-coder-0.5b, hub id or folder; "
-                                  "empty: the embedded SmolLM2-135M-Instruct)", key="model")
+            from inbedder.models.catalogue import default_model
+
+            model = st.text_input(f"Model (catalogue name such as smollm2-135m, hub id or folder; "
+                                  f"empty: the default, {default_model()})", key="model")
             adapter = st.text_input(
                 "LoRA adapter folder", key="adapter",
-                help="Empty: the shipped InBedder adapter for the embedded model, if installed; 'none': no adapter.",
+                help="Empty: the model's shipped InBedder adapter, if it has one; 'none': no adapter.",
             )
         else:
-            from inbedder.models.loading import DEFAULT_GENERATOR
-
-            fetched = access.fetched_catalogue_models()
-            picked = st.selectbox(
-                "Model", (f"embedded {DEFAULT_GENERATOR}", *fetched), key="model_choice", disabled=not fetched,
-                help="This page is reachable from other machines, so it offers only the shipped model and the "
-                     "catalogue models fetched on this server (`inbedder models fetch NAME`); start it with "
+            offered = access.offered_models()
+            model = st.selectbox(
+                "Model", offered, key="model_choice", disabled=len(offered) < 2,
+                help="This page is reachable from other machines, so it offers only the embedded smollm2-135m and "
+                     "the catalogue models fetched on this server (`inbedder models fetch NAME`); start it with "
                      "`inbedder app --allow-any-model` to load your own.",
             )
-            model = "" if picked not in fetched else picked
             choices = access.adapter_choices(model)
             label = st.selectbox("LoRA adapter", tuple(choices), key="adapter_choice")
             adapter = choices[label] or ""

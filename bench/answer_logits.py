@@ -50,7 +50,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--full", action="store_true", help="every weight trainable instead of LoRA")
     args = parser.parse_args()
-    loaded = load_generator(None, device="cpu", dtype=torch.float32)
+    loaded = load_generator("smollm2-135m", device="cpu", dtype=torch.float32)
     builder = FeatureBuilder(loaded.tokenizer, loaded.family, "inbedder")
     examples = sorted(prepare(QA_FILES).examples, key=lambda e: len(e.input))  # neighbours by length, as the sampler groups
     random.seed(0)

@@ -40,7 +40,7 @@ class FinetuneConfig:
 
     data: list[str]
     output: str
-    base: str | None = None  # None: the embedded SmolLM2-135M-Instruct
+    base: str | None = None  # None: the embedded SmolLM2-135M-Instruct (minutes on CPU), not the default embedder
     template: str = "inbedder"
     full: bool = False  # train every weight instead of LoRA layers; the lora_* options are then unused
     lora_r: int = 16
@@ -105,7 +105,7 @@ def finetune(
     output = Path(config.output).expanduser()
     resume_from = _check_output(output, config.resume)
     device = resolve_device(config.device)
-    check_model(config.base)
+    check_model(config.base or DEFAULT_GENERATOR)
     template = _check_template(config.template)
     prepared = prepared or prepare(
         config.data, input_column=config.input_column, instruction_column=config.instruction_column,
@@ -117,7 +117,7 @@ def finetune(
     from transformers import set_seed
 
     set_seed(config.seed)
-    loaded = load_generator(config.base, device=device, dtype=torch.float32)
+    loaded = load_generator(config.base or DEFAULT_GENERATOR, device=device, dtype=torch.float32)
     builder = FeatureBuilder(loaded.tokenizer, loaded.family, template, config.max_length, config.mask_slots)
     train_set, eval_set = _features(builder, train), _features(builder, held_out)
     if builder.prompts.truncated:

@@ -23,12 +23,25 @@ from inbedder.models.loading import embedded_generator_dir, sentence_encoder_pat
 # The figures and fp32 references the tests assert hold on every machine: "auto" means fp32 here,
 # also in the CLI's subprocesses. The bf16 tests ask for bf16 by name (and skip without native bf16).
 os.environ["INBEDDER_DTYPE"] = "fp32"
+# The default model (qwen2.5-coder-1.5b, fetched on first use) is tested by tests/models/test_embedded.py
+# and the default's own checks; every other test of "the model when none is named" uses the installed
+# smollm2-135m, which needs no download and runs 4-10x faster.
+os.environ["INBEDDER_MODEL"] = "smollm2-135m"
 
 
 @pytest.fixture(scope="session")
 def converted_model_dir():
     """The embedded generator, converted once into the user's cache, as in real runs."""
     return embedded_generator_dir()
+
+
+@pytest.fixture(scope="session")
+def default_model_dir():
+    """The shipped default model, fetched (1.1 GB, once per machine) and converted into the user's cache,
+    as `make demo` does; tests link it into their own caches."""
+    from inbedder.models.catalogue import DEFAULT_MODEL, ensure_model, find
+
+    return ensure_model(find(DEFAULT_MODEL), show_progress_bar=False)
 
 
 @pytest.fixture(scope="session")

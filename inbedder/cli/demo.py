@@ -52,10 +52,12 @@ NEXT_STEPS = """next: your own file under your own question, then the explorer
 """What a newcomer needs after the demo: the two commands that turn it into their own analysis."""
 
 
-def run(method: str = "1st-gen", *, show_progress_bar: bool = True) -> dict:
-    """Run the demo and print its table, then the next two commands a newcomer needs."""
+def run(method: str = "1st-gen", *, model: str | None = None, show_progress_bar: bool = True) -> dict:
+    """Run the demo with ``model`` (None: the default) and print its table, then the next two commands."""
     started = time.time()
-    model = InBedder(method=method)
+    model = InBedder(model, method=method)
+    print(f"model: {model.loaded.name} with {'its adapter' if model.loaded.adapter else 'no adapter'}, {model.dtype} "
+          f"(`inbedder demo --model smollm2-135m`: the fast one)\n")
     table = v_measure_table(model, method, show_progress_bar=show_progress_bar)
     print(format_table(table, method))
     print(f"demo finished in {time.time() - started:.0f} s (cached embeddings make re-runs instant)")

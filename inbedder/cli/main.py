@@ -209,6 +209,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo.add_argument("--method", default="1st-gen", choices=METHODS, help="encoding method (default %(default)s)")
     demo.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
+    demo.add_argument("--model", help="a catalogue name (default: the default model, fetched on first use; "
+                      "smollm2-135m is installed and the fastest)")
     for name in SUBCOMMAND_MODULES:
         if importlib.util.find_spec(name) is not None:
             importlib.import_module(name).register(commands)
@@ -402,7 +404,7 @@ def run_embed(args: argparse.Namespace) -> None:
 def run_demo(args: argparse.Namespace) -> None:
     from inbedder.cli.demo import run
 
-    run(method=args.method, show_progress_bar=not args.quiet)
+    run(method=args.method, model=args.model, show_progress_bar=not args.quiet)
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)

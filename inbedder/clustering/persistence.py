@@ -131,8 +131,10 @@ def embedder_settings(model: InBedder, answer_prefix: str, *, embedded: bool) ->
     (``embedded``: it is the embedded model, which is rebuilt by default rather than by name)."""
     from inbedder.models.loading import resolve_adapter
 
+    from inbedder.models.catalogue import EMBEDDED_MODEL
+
     loaded = model.loaded
-    shipped = resolve_adapter(None if embedded else loaded.name, None)  # a catalogue model's own adapter, if any
+    shipped = resolve_adapter(loaded.name, None)  # a catalogue model's own adapter, if any
     adapter = None if loaded.adapter and shipped and Path(loaded.adapter).resolve() == Path(shipped).resolve() else loaded.adapter
     if adapter is None and loaded.adapter is None and shipped:
         adapter = "none"  # a catalogue model without its shipped adapter
@@ -140,7 +142,7 @@ def embedder_settings(model: InBedder, answer_prefix: str, *, embedded: bool) ->
     if Path(name).expanduser().exists():
         name = str(Path(name).expanduser().resolve())
     return {
-        "model": None if embedded else name,
+        "model": EMBEDDED_MODEL if embedded else name,  # by name: the default model may change
         "adapter": str(Path(adapter).resolve()) if adapter not in (None, "none") else adapter,
         "template": model.template, "max_length": model.prompts.max_length, "max_new_tokens": model.max_new_tokens,
         "layer": model.layer, "filter_answer_words": model.filter_answer_words, "answer_prefix": answer_prefix,
@@ -394,6 +396,10 @@ def _cut(value: Any) -> str:
 def build_embedder(record: dict[str, Any], **overrides: Any) -> InBedder:
     """The embedder the saved settings describe (device and cache may be overridden)."""
     settings = dict(record["embedder"])
+    if settings.get("model") is None:  # saved while the embedded SmolLM2 was the default and went unnamed
+        from inbedder.models.catalogue import EMBEDDED_MODEL
+
+        settings["model"] = EMBEDDED_MODEL
     return embedder_from_settings(EmbedderSettings(**settings, method=record["method"], **overrides))
 
 

@@ -196,7 +196,7 @@ def _shown(value: Any) -> str:
 # --------------------------------------------------------------------------- the record
 
 EMBEDDER: dict[str, tuple[bool, Check]] = {  # the InBedder(...) arguments that rebuild the model
-    "model": (True, nullable(text(empty=False))),  # a hub id or a local folder; null: the embedded model
+    "model": (True, nullable(text(empty=False))),  # a catalogue name, hub id or folder; null (older files): smollm2-135m
     "adapter": (True, nullable(text(empty=False))),
     "template": (True, text(empty=False)),
     "max_length": (True, integer(16, 1 << 20)),

@@ -24,7 +24,8 @@ from inbedder.encoding.engine import Encoded, Progress
 from inbedder.errors import InBedderError
 from inbedder.encoding.methods import METHODS, SPECS, MethodSpec, methods_for
 from inbedder.encoding.parts import EmbedderParts
-from inbedder.models.devices import resolve_dtype, torch_dtype
+from inbedder.models.catalogue import note_slow_default
+from inbedder.models.devices import cpu_has_bf16, resolve_dtype, torch_dtype
 from inbedder.models.loading import (
     CAUSAL, LoadedModel, cache_dir, load_generator, resolve_adapter, resolve_device, run_metadata,
 )
@@ -40,9 +41,10 @@ class InBedder:
     """An instruction-following embedder over a causal, masked or seq2seq LM.
 
     Args:
-        model: hub id or local directory; None for the embedded SmolLM2-135M-Instruct.
-        adapter: a LoRA adapter directory to merge into the model; with no model and no adapter
-            the shipped InBedder adapter of the embedded model is used ("none" to go without).
+        model: catalogue name, hub id or local directory; None for the default model
+            (qwen2.5-coder-1.5b, or ``INBEDDER_MODEL``), fetched on first use.
+        adapter: a LoRA adapter directory to merge into the model; with none given a catalogue
+            model gets its shipped InBedder adapter ("none" to go without).
         template: "inbedder", "chat", "chat-brief", or a string with {input} and {instruction};
             "auto" picks the adapter's training template, else chat-brief for chat models.
         method: default encoding method (see :data:`METHODS`); None picks 1st-gen, or avg-gen
@@ -89,6 +91,8 @@ class InBedder:
         cache_path: str | Path = ":memory:" if cache is False else cache or cache_dir() / "embeddings.sqlite"
         self.cache = EmbeddingCache(cache_path)  # first: a damaged cache fails before the model loads
         self.dtype = resolve_dtype(dtype, resolve_device(device))
+        if adapter is None:
+            note_slow_default(model, resolve_device(device), native_bf16=cpu_has_bf16())
         self.loaded: LoadedModel = load_generator(model, resolve_adapter(model, adapter), device=device,
                                                   dtype=torch_dtype(self.dtype))
         self.loaded.check_layer(layer)

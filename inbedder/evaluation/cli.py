@@ -21,7 +21,7 @@ from inbedder.cli.options import ModelOptions, add_model_arguments
 DEFAULT_METHODS = "prompt,1st-gen,avg-gen,re-enc"
 
 EPILOG_AWARENESS = """examples:
-  inbedder evaluate awareness                              # 1st-gen of the embedded model, shipped sets
+  inbedder evaluate awareness                              # 1st-gen of the default model, shipped sets
   inbedder evaluate awareness --method avg-gen --tasks triplets,sts --limit 40
   inbedder evaluate awareness --model facebook/opt-1.3b --adapter runs/my-adapter --data hub
 

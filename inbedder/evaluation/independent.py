@@ -348,8 +348,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     import argparse
 
     parser = argparse.ArgumentParser(prog="python -m inbedder.evaluation.independent", description=__doc__.split("\n")[0])
-    parser.add_argument("--model", help="generator (default: the embedded SmolLM2-135M-Instruct)")
-    parser.add_argument("--adapter", help="LoRA adapter (default: the shipped one for the embedded model; 'none' for none)")
+    parser.add_argument("--model", help="generator (default: the default model, qwen2.5-coder-1.5b or INBEDDER_MODEL)")
+    parser.add_argument("--adapter", help="LoRA adapter (default: the model's shipped one; 'none' for none)")
     parser.add_argument("--method", default="1st-gen", help="encoding method (default %(default)s)")
     parser.add_argument("--tasks", default="clustering,news,triplets", help=f"comma list of {', '.join(TASKS)} or all")
     parser.add_argument("--limit", type=int, help="seeded subset of each set (texts; triplets per criterion)")

@@ -118,7 +118,7 @@ def markdown_report(record: dict[str, Any]) -> str:
         f"- command: `{record['command_line']}`",
         f"- started: {record['started']}; wall time: {record['wall_seconds']:.0f} s"
         + ("" if record.get("complete", True) else " so far (**incomplete**: the run is still going or was stopped)"),
-        f"- model: {record.get('model') or 'embedded SmolLM2-135M-Instruct'}; adapter: {record.get('adapter') or parameters.get('adapter') or 'none'}",
+        f"- model: {record.get('model') or 'the default model'}; adapter: {record.get('adapter') or parameters.get('adapter') or 'none'}",
         f"- seed: {parameters.get('seed')}; limit: {parameters.get('limit') or 'none (full sets)'}",
     ]
     for test, info in record["data"].items():

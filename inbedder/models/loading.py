@@ -1,6 +1,6 @@
 """Load the generator and the sentence encoder, offline by default.
 
-With no model given, InBedder uses the embedded SmolLM2-135M-Instruct (see :mod:`inbedder.models.embedded`);
+With no model given, InBedder uses the default catalogue model (:func:`inbedder.models.catalogue.default_model`);
 a hub id or a local directory works the same way for users who have their own checkpoints.
 Where a model comes from is decided, and refused in one line, by :mod:`inbedder.models.sources`; the
 device by :mod:`inbedder.models.devices`. This module loads, and says what a loaded model can do

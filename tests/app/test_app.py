@@ -256,8 +256,8 @@ def test_a_public_page_loads_only_the_embedded_model_and_shipped_adapters(tmp_pa
     refused = [("facebook/opt-1.3b", None), (str(tmp_path), None), ("", str(other)), (None, "/etc"),
                (None, str(shipped_adapter_dir()) + "/../../..")]
     for model, adapter in refused:
-        with pytest.raises(InBedderError, match=r"loads only the embedded model and the shipped adapters; .*"
-                                                r"`inbedder app --allow-any-model`") as caught:
+        with pytest.raises(InBedderError, match=r"loads only the embedded model, the catalogue models fetched on this "
+                                                r"server and the shipped adapters; .*`inbedder app --allow-any-model`") as caught:
             access.check_model_choice(model, adapter, allow_any=False)
         assert "\n" not in str(caught.value)
         access.check_model_choice(model, adapter, allow_any=True)
@@ -276,6 +276,23 @@ def test_a_public_page_offers_catalogue_models_only_once_fetched_on_the_server()
     (folder / "model.safetensors").write_bytes(b"")
     assert access.fetched_catalogue_models() == [entry.name]
     access.check_model_choice(entry.name, None, allow_any=False)
+
+
+def test_a_public_page_loads_the_default_model_only_once_fetched_on_the_server(monkeypatch):
+    """The default (the 1.5B) is a gigabyte: a visitor who leaves the model empty never starts its download."""
+    from inbedder.models.catalogue import DEFAULT_MODEL, find
+
+    monkeypatch.delenv("INBEDDER_MODEL")  # as a user runs it: the shipped default
+    assert access.offered_models() == ["smollm2-135m"]  # this test's private cache holds the embedded model only
+    with pytest.raises(InBedderError, match=f"to load the default model {DEFAULT_MODEL} \\(not fetched here\\) start it"):
+        access.check_model_choice(None, None, allow_any=False)
+    access.check_model_choice("smollm2-135m", None, allow_any=False)
+    folder = find(DEFAULT_MODEL).converted_dir()
+    folder.mkdir(parents=True)
+    (folder / "config.json").write_text("{}")
+    (folder / "model.safetensors").write_bytes(b"")
+    assert access.offered_models() == [DEFAULT_MODEL, "smollm2-135m"]  # the default first
+    access.check_model_choice(None, None, allow_any=False)
 
 
 def test_a_public_page_offers_a_shipped_adapter_only_beside_its_own_model():

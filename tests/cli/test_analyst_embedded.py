@@ -95,6 +95,22 @@ def test_save_load_assign_gives_back_the_fit_labels(aspect, reviews, tmp_path, s
     assert assigned["cluster_name"].tolist() == [names[c] for c in aspect.labels_]
 
 
+def test_a_saved_clustering_names_its_model_so_a_new_default_does_not_change_it(aspect, reviews, tmp_path,
+                                                                                shared_cache_env, monkeypatch):
+    """Issue #27 moved the default to the 1.5B: clusterings saved by smollm2-135m (named, or null in files
+    written before the move) must load with smollm2-135m, never with whatever the default is now."""
+    folder = aspect.save(tmp_path / "runs" / "aspect")
+    record = json.loads((folder / "clustering.json").read_text())
+    assert record["embedder"]["model"] == "smollm2-135m"
+    record["embedder"]["model"] = None  # as written before the default moved
+    (folder / "clustering.json").write_text(json.dumps(record))
+    monkeypatch.delenv("INBEDDER_MODEL")  # the shipped default (not fetched in this cache) ...
+    monkeypatch.setenv("INBEDDER_PACKAGES", str(tmp_path))  # ... and no wheels: loading it would fail
+    loaded = InstructionClusterer.load(folder)
+    assert loaded.model.loaded.model.config.model_type == "llama"
+    assert loaded.predict(reviews["review"][:32]).tolist() == aspect.labels_[:32].tolist()
+
+
 def test_assign_refuses_an_adapter_that_changed(reviews, tmp_path, capsys, monkeypatch):
     adapter = shutil.copytree(resolve_adapter(None, None), tmp_path / "adapter")
     texts = reviews["review"].tolist()[:24]

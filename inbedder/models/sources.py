@@ -65,9 +65,12 @@ def is_whole_model(folder: str | Path) -> bool:
 
 def run_options(folder: str | None) -> dict[str, str | None]:
     """How to load a fine-tuning run: ``adapter=`` for a LoRA run, ``model=`` for a ``--full`` one;
-    None or "shipped" for the default (the default model with its shipped adapter)."""
+    None or "shipped": smollm2-135m with its shipped adapter, the model the fine-tuning studies
+    (bench/levers.py, docs/fine-tuning.md) measure, whatever the default is."""
     if folder in (None, "shipped"):
-        return {}
+        from inbedder.models.catalogue import EMBEDDED_MODEL
+
+        return {"model": EMBEDDED_MODEL}
     return {"model": folder} if is_whole_model(folder) else {"adapter": folder}
 
 

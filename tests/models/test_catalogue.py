@@ -207,8 +207,11 @@ def test_models_command_lists_and_refuses_an_unknown_name_in_one_line():
 def test_the_default_is_the_1_5b_unless_inbedder_model_names_another(monkeypatch):
     from inbedder.models.catalogue import DEFAULT_MODEL, default_model
 
+    from inbedder.models.sources import run_options
+
     monkeypatch.delenv("INBEDDER_MODEL")  # set to smollm2-135m for the suite by conftest
     assert default_model() == DEFAULT_MODEL == "qwen2.5-coder-1.5b"
+    assert run_options(None) == run_options("shipped") == {"model": "smollm2-135m"}  # the fine-tuning studies' model
     monkeypatch.setenv("INBEDDER_MODEL", "SmolLM2-135M-Instruct")  # the file's name works as the catalogue's
     assert default_model() == "smollm2-135m"
     monkeypatch.setenv("INBEDDER_MODEL", "gpt-5")

@@ -138,7 +138,7 @@ def default_model() -> str:
     entry = find(given)
     if entry is None:
         raise InBedderError(f"{MODEL_ENV}={given!r} is not a catalogue model; set it to one of "
-                            f"{', '.join(catalogue())}, or unset it for {DEFAULT_MODEL}", parameter="model")
+                            f"{', '.join(catalogue())}, or unset it for {DEFAULT_MODEL}")
     return entry.name
 
 

@@ -145,9 +145,9 @@ def check_model_choice(model: str | None, adapter: str | None, *, allow_any: boo
     fix = ("this explorer is reachable from other machines, so it loads only the embedded model, the catalogue "
            "models fetched on this server and the shipped adapters; to load {} start it with "
            "`inbedder app --allow-any-model` (or on localhost)")
-    offered = offered_models()
-    if _catalogue_name(model) not in offered:  # the default too, until it is fetched: never a download for a visitor
-        shown = f"model {_shown(model)}" if model else f"the default model {_catalogue_name(model)} (not fetched here)"
+    offered, chosen = offered_models(), _catalogue_name(model)
+    if chosen not in offered:  # the default too, until it is fetched: never a download for a visitor
+        shown = f"model {_shown(model)}" if model else f"the default model {chosen} (not fetched here)"
         raise InBedderError(fix.format(shown))
     if adapter in (None, ""):
         return

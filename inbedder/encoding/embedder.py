@@ -90,9 +90,10 @@ class InBedder:
         check_options(SimpleNamespace(temperature=temperature))  # NaN or inf would only fail (or sample noise) mid-run
         cache_path: str | Path = ":memory:" if cache is False else cache or cache_dir() / "embeddings.sqlite"
         self.cache = EmbeddingCache(cache_path)  # first: a damaged cache fails before the model loads
-        self.dtype = resolve_dtype(dtype, resolve_device(device))
+        running_on = resolve_device(device)
+        self.dtype = resolve_dtype(dtype, running_on)
         if adapter is None:
-            note_slow_default(model, resolve_device(device), native_bf16=cpu_has_bf16())
+            note_slow_default(model, running_on, native_bf16=cpu_has_bf16())
         self.loaded: LoadedModel = load_generator(model, resolve_adapter(model, adapter), device=device,
                                                   dtype=torch_dtype(self.dtype))
         self.loaded.check_layer(layer)
